@@ -1,0 +1,142 @@
+"""``course check``: execute notebooks top to bottom and report what failed, by grade id.
+
+Source notebooks (with solutions) must run without any error, without text on stderr (stock
+nbgrader zeroes a test cell that writes to stderr), with no test cell displaying a value (nbgrader
+would read it as partial credit) and with every chart titled, axis-titled and described.
+
+Release notebooks (student versions) may fail only where a student has work to do: the
+``NotImplementedError`` stubs in answer cells, and the test cells those stubs break.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from course import notebooks as nbio
+from course import plots
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+#: A chart cell must sit next to a markdown cell that carries this phrase (screen readers,
+#: and anyone skimming): a one-sentence description of what the chart shows.
+DESCRIPTION_MARK = "**Chart description:**"
+
+
+@dataclass
+class Problem:
+    notebook: Path
+    cell: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.notebook}: {self.cell}: {self.message}"
+
+
+@dataclass
+class Result:
+    notebook: Path
+    seconds: float
+    problems: list[Problem] = field(default_factory=list)
+    executed: NotebookNode | None = None
+
+
+def execute(path: Path, *, timeout: int = 120, env: dict | None = None) -> tuple[NotebookNode, float]:
+    """Run a notebook in its own folder with errors allowed; return it and the wall time."""
+    nb = nbio.read(path)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    try:
+        if env is None:
+            client.execute()
+        else:
+            client.execute(env=env)
+    except (CellTimeoutError, DeadKernelError) as exc:
+        raise RuntimeError(f"{path}: execution stopped: {exc}") from exc
+    return nb, time.perf_counter() - start
+
+
+def _error_text(output: NotebookNode) -> str:
+    return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+
+
+def _errors(cell: NotebookNode) -> list[NotebookNode]:
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _stderr(cell: NotebookNode) -> str:
+    return "".join(
+        o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+
+
+def _figures(cell: NotebookNode) -> list[dict]:
+    return [
+        o["data"][PLOTLY_MIME]
+        for o in cell.get("outputs", [])
+        if o.get("output_type") in ("display_data", "execute_result") and PLOTLY_MIME in o.get("data", {})
+    ]
+
+
+def source_problems(path: Path, nb: NotebookNode) -> list[Problem]:
+    """Everything wrong with an executed source (solution) notebook."""
+    found: list[Problem] = []
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        label = f"cell {i} [{nbio.cell_label(cell)}]"
+        for err in _errors(cell):
+            kind = "test failed" if nbio.is_test_cell(cell) else "error"
+            found.append(Problem(path, label, f"{kind}: {_error_text(err)}"))
+        err_text = _stderr(cell)
+        if err_text.strip():
+            found.append(Problem(path, label, f"wrote to stderr (nbgrader zeroes such tests): {err_text.strip()[:300]}"))
+        if nbio.is_test_cell(cell) and any(o.get("output_type") == "execute_result" for o in cell.outputs):
+            found.append(Problem(path, label, "test cell displays a value; nbgrader would read it as partial credit"))
+        for fig in _figures(cell):
+            missing = plots.missing_labels(fig)
+            if missing:
+                found.append(Problem(path, label, f"chart lacks {', '.join(missing)}"))
+            neighbours = [cells[j] for j in (i - 1, i + 1) if 0 <= j < len(cells)]
+            if not any(c.cell_type == "markdown" and DESCRIPTION_MARK in c.source for c in neighbours):
+                found.append(Problem(path, label, f"chart has no adjacent markdown cell with {DESCRIPTION_MARK!r}"))
+    return found
+
+
+def release_problems(path: Path, nb: NotebookNode) -> list[Problem]:
+    """Errors in an executed student version other than unanswered stubs and their tests."""
+    found: list[Problem] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        label = f"cell {i} [{nbio.cell_label(cell)}]"
+        for err in _errors(cell):
+            if nbio.is_test_cell(cell):
+                continue
+            if nbio.is_answer_cell(cell) and err.get("ename") == "NotImplementedError":
+                continue
+            found.append(Problem(path, label, f"error in the student version: {_error_text(err)}"))
+        err_text = _stderr(cell)
+        if err_text.strip() and not nbio.is_test_cell(cell):
+            found.append(Problem(path, label, f"wrote to stderr: {err_text.strip()[:300]}"))
+    return found
+
+
+def check_notebook(path: Path, *, release: bool, timeout: int = 120) -> Result:
+    try:
+        nb, seconds = execute(path, timeout=timeout)
+    except (RuntimeError, ValueError) as exc:
+        return Result(path, 0.0, [Problem(path, "notebook", str(exc))])
+    problems = release_problems(path, nb) if release else source_problems(path, nb)
+    return Result(path, seconds, problems, nb)

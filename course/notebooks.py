@@ -1,0 +1,103 @@
+"""Reading, writing and cleaning notebooks (no outputs, normalised metadata)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python"}
+#: Cell metadata keys kept by :func:`clean`; everything else is editor debris.
+CELL_METADATA_KEYS = ("nbgrader", "deletable", "editable", "tags")
+
+
+def read(path: Path) -> NotebookNode:
+    """Read a notebook, with a clear error naming the file when it is not valid."""
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise ValueError(f"{path}: not a valid notebook (bad JSON: {exc})") from exc
+    except Exception as exc:  # nbformat raises several types for malformed notebooks
+        raise ValueError(f"{path}: not a valid notebook ({type(exc).__name__}: {exc})") from exc
+
+
+def write(nb: NotebookNode, path: Path) -> None:
+    """Write a notebook in nbformat's canonical layout (1-space indent, trailing newline)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(nb)
+    if not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def clean(nb: NotebookNode) -> NotebookNode:
+    """Strip outputs and execution counts; keep only meaningful notebook and cell metadata."""
+    nb.metadata = nbformat.from_dict({"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)})
+    for cell in nb.cells:
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEYS}
+        )
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def problems(nb: NotebookNode) -> list[str]:
+    """Why a stored notebook is not clean (empty when it is)."""
+    found = []
+    if dict(nb.metadata.get("kernelspec", {})) != KERNELSPEC:
+        found.append("notebook kernelspec is not the standard python3 one")
+    extra = sorted(set(nb.metadata) - {"kernelspec", "language_info"})
+    if extra:
+        found.append(f"notebook metadata has editor keys: {', '.join(extra)}")
+    if dict(nb.metadata.get("language_info", {})) != LANGUAGE_INFO:
+        found.append("language_info should be just {'name': 'python'}")
+    for i, cell in enumerate(nb.cells):
+        where = f"cell {i} ({cell_label(cell)})"
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            found.append(f"{where} has outputs or an execution count")
+        extra = sorted(set(cell.metadata) - set(CELL_METADATA_KEYS))
+        if extra:
+            found.append(f"{where} has editor metadata: {', '.join(extra)}")
+    return found
+
+
+def is_clean(path: Path) -> bool:
+    return not problems(read(path))
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    return dict(cell.metadata.get("nbgrader", {}))
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    return nbgrader_meta(cell).get("grade_id")
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograder test cell: graded, not a solution, code."""
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_answer_cell(cell: NotebookNode) -> bool:
+    """A cell the student writes in (nbgrader solution cell), code or markdown."""
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def cell_label(cell: NotebookNode) -> str:
+    """A human name for a cell: its grade id, else its first line."""
+    gid = grade_id(cell)
+    if gid:
+        return gid
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"{cell.cell_type}: {first[:50]!r}"
+
+
+def canonical_text(path: Path) -> str:
+    """A notebook's text after :func:`clean`, for comparing two notebooks."""
+    return nbformat.writes(clean(read(path)))

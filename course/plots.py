@@ -1,0 +1,84 @@
+"""The shared plotly look: a colour-blind-safe theme and renderer settings.
+
+Every case notebook calls :func:`configure` (through :func:`course.notebook.setup`), so charts
+look the same everywhere and show both in JupyterLab and in exported HTML.
+"""
+
+from __future__ import annotations
+
+import os
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = [
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+]
+
+TEMPLATE_NAME = "course"
+
+#: Renderer when nothing else is asked for: plotly's JupyterLab mime type, so the chart is
+#: interactive in JupyterLab and stored as data in the notebook.
+DEFAULT_RENDERER = "plotly_mimetype"
+#: Set ``COURSE_PLOTLY_RENDERER`` to override (``course grade`` uses "plotly_mimetype+notebook"
+#: so feedback HTML carries the chart with plotly.js inlined).
+RENDERER_ENV = "COURSE_PLOTLY_RENDERER"
+
+
+def _template() -> go.layout.Template:
+    return go.layout.Template(
+        layout=go.Layout(
+            colorway=PALETTE,
+            font=dict(family="Arial, Helvetica, sans-serif", size=14),
+            title=dict(x=0.0, xanchor="left", font=dict(size=17)),
+            margin=dict(l=70, r=30, t=70, b=60),
+            hoverlabel=dict(font_size=13),
+        )
+    )
+
+
+def configure() -> None:
+    """Register and select the course theme; choose the renderer."""
+    pio.templates[TEMPLATE_NAME] = _template()
+    pio.templates.default = f"plotly_white+{TEMPLATE_NAME}"
+    pio.renderers.default = os.environ.get(RENDERER_ENV, DEFAULT_RENDERER)
+
+
+def finish(fig: go.Figure, *, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
+    """Give a figure its takeaway title and axis titles (with units) in one call.
+
+    >>> fig = finish(go.Figure(), title="Pooling cuts variability", x_title="Stores pooled",
+    ...              y_title="CV (sd / mean)")
+    >>> fig.layout.xaxis.title.text
+    'Stores pooled'
+    """
+    if not (title and x_title and y_title):
+        raise ValueError("A course chart needs a title and both axis titles (with units).")
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=height)
+    return fig
+
+
+def missing_labels(figure_json: dict) -> list[str]:
+    """What a rendered figure (plotly JSON) lacks: title, x-axis or y-axis title."""
+    layout = figure_json.get("layout", {})
+
+    def text(part: object) -> str:
+        if isinstance(part, dict):
+            return str(part.get("text") or "")
+        return str(part or "")
+
+    missing = []
+    if not text(layout.get("title")):
+        missing.append("title")
+    for axis in ("xaxis", "yaxis"):
+        if not text(layout.get(axis, {}).get("title")):
+            missing.append(f"{axis} title")
+    return missing
