@@ -26,10 +26,15 @@ from course.coursedir import CourseError, notebooks
 
 
 def assigned_names(source: str) -> list[str]:
-    """Top-level names a cell assigns, in order (``x = ...``, ``a, b = ...``, ``x += ...``).
+    """Names a cell assigns at module level, in order; ``_private`` helpers are not answers.
 
-    >>> assigned_names("import numpy as np\\nx = 1\\na, b = 2, 3\\ndef f(): y = 4\\nx += 1")
+    Assignments inside ``with``/``if``/``for``/``try`` blocks count (they run at top level);
+    assignments inside functions and classes do not.
+
+    >>> assigned_names("import numpy as np\\nx = 1\\na, b = 2, 3\\ndef f(): y = 4\\nx += 1\\n_tmp = 5")
     ['x', 'a', 'b']
+    >>> assigned_names("with open('f') as fh:\\n    fit = 1")
+    ['fit']
     """
     lines = [ln for ln in source.splitlines() if not ln.strip().startswith("###")]
     try:
@@ -39,18 +44,29 @@ def assigned_names(source: str) -> list[str]:
     names: list[str] = []
 
     def add(target: ast.expr) -> None:
-        if isinstance(target, ast.Name) and target.id not in names:
-            names.append(target.id)
+        if isinstance(target, ast.Name):
+            if not target.id.startswith("_") and target.id not in names:
+                names.append(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 add(elt)
 
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                add(target)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            add(node.target)
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    add(target)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                add(node.target)
+            elif isinstance(node, (ast.With, ast.If, ast.For, ast.While)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+
+    visit(tree.body)
     return names
 
 
