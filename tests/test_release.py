@@ -7,7 +7,8 @@ import re
 import pytest
 
 from course import build, notebooks
-from course.coursedir import copy_course, notebooks as list_notebooks
+from course.coursedir import copy_course
+from course.coursedir import notebooks as list_notebooks
 from tests.conftest import ASSIGNMENTS, ROOT
 
 AUTO_ID = re.compile(r"cell-[0-9a-f]{16}")
