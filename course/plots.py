@@ -2,6 +2,30 @@
 
 Every case notebook calls :func:`configure` (through :func:`course.notebook.setup`), so charts
 look the same everywhere and show both in JupyterLab and in exported HTML.
+
+Renderer
+--------
+Students get ``plotly_mimetype`` alone (:data:`DEFAULT_RENDERER`): the figure is stored as
+plotly JSON and drawn, interactive, by JupyterLab's jupyterlab-plotly renderer. When that
+renderer has drawn a chart it also stores a static PNG of it in the output, so the notebook a
+student saves from JupyterLab carries the picture: File > Save and Export Notebook As > HTML
+(nbconvert) shows every chart, and a reopened notebook shows the image until it is re-run.
+``tests/browser`` checks both in Chromium (an ``svg.main-svg`` for every chart in Lab; an
+``<img>`` for every chart in the HTML export of the saved notebook).
+
+Not the default, measured on a one-chart notebook:
+
+- ``plotly_mimetype+notebook`` inlines plotly.js in the first output, so every notebook a
+  student saves and submits grows from about 24 kB to 5.0 MB, in the exchange and in every
+  copy nbgrader makes;
+- ``plotly_mimetype+notebook_connected`` loads plotly.js from a CDN: the exported HTML is empty
+  offline, and nbconvert cannot draw a mimetype-only output at all.
+
+A notebook executed without a browser (``course grade``, or stock ``nbgrader autograde``
+before ``generate_feedback``) has no PNG, so its HTML would show no chart. Run those with
+``COURSE_PLOTLY_RENDERER`` (:data:`RENDERER_ENV`) set to :data:`EXPORT_RENDERER`: their HTML
+then carries plotly.js inline and draws the charts offline (about 5 MB per feedback file, read
+once, never resubmitted); ``tests/browser`` checks that too.
 """
 
 from __future__ import annotations
@@ -26,11 +50,13 @@ PALETTE = [
 TEMPLATE_NAME = "course"
 
 #: Renderer when nothing else is asked for: plotly's JupyterLab mime type, so the chart is
-#: interactive in JupyterLab and stored as data in the notebook.
+#: interactive in JupyterLab and stored as data in the notebook (see the module docstring).
 DEFAULT_RENDERER = "plotly_mimetype"
-#: Set ``COURSE_PLOTLY_RENDERER`` to override (``course grade`` uses "plotly_mimetype+notebook"
-#: so feedback HTML carries the chart with plotly.js inlined).
+#: Set ``COURSE_PLOTLY_RENDERER`` to override the renderer (any plotly renderer string).
 RENDERER_ENV = "COURSE_PLOTLY_RENDERER"
+#: The renderer for notebooks executed headless whose HTML is read (``course grade`` feedback):
+#: the mime bundle for JupyterLab plus an HTML copy with plotly.js inlined, drawn offline.
+EXPORT_RENDERER = "plotly_mimetype+notebook"
 
 
 def _template() -> go.layout.Template:
