@@ -8,6 +8,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from course.coursedir import CourseError
+
+
+class BadNotebook(CourseError, ValueError):
+    """A notebook file that cannot be read (missing, not JSON, not a valid notebook)."""
+
+
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
 #: Cell metadata keys kept by :func:`clean`; everything else is editor debris.
@@ -18,10 +25,12 @@ def read(path: Path) -> NotebookNode:
     """Read a notebook, with a clear error naming the file when it is not valid."""
     try:
         return nbformat.read(str(path), as_version=4)
+    except FileNotFoundError as exc:
+        raise BadNotebook(f"{path}: no such notebook") from exc
     except (json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
-        raise ValueError(f"{path}: not a valid notebook (bad JSON: {exc})") from exc
+        raise BadNotebook(f"{path}: not a valid notebook (bad JSON: {exc})") from exc
     except Exception as exc:  # nbformat raises several types for malformed notebooks
-        raise ValueError(f"{path}: not a valid notebook ({type(exc).__name__}: {exc})") from exc
+        raise BadNotebook(f"{path}: not a valid notebook ({type(exc).__name__}: {exc})") from exc
 
 
 def write(nb: NotebookNode, path: Path) -> None:

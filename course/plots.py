@@ -21,11 +21,12 @@ Not the default, measured on a one-chart notebook:
 - ``plotly_mimetype+notebook_connected`` loads plotly.js from a CDN: the exported HTML is empty
   offline, and nbconvert cannot draw a mimetype-only output at all.
 
-A notebook executed without a browser (``course grade``, or stock ``nbgrader autograde``
-before ``generate_feedback``) has no PNG, so its HTML would show no chart. Run those with
+A notebook executed without a browser (stock ``nbgrader autograde`` before
+``generate_feedback``) has no PNG, so its HTML would show no chart. Run those with
 ``COURSE_PLOTLY_RENDERER`` (:data:`RENDERER_ENV`) set to :data:`EXPORT_RENDERER`: their HTML
 then carries plotly.js inline and draws the charts offline (about 5 MB per feedback file, read
-once, never resubmitted); ``tests/browser`` checks that too.
+once, never resubmitted); ``tests/browser`` checks that too. ``course feedback`` needs none of
+this: it converts the stored plotly outputs itself, with plotly.js inlined once per page.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ TEMPLATE_NAME = "course"
 DEFAULT_RENDERER = "plotly_mimetype"
 #: Set ``COURSE_PLOTLY_RENDERER`` to override the renderer (any plotly renderer string).
 RENDERER_ENV = "COURSE_PLOTLY_RENDERER"
-#: The renderer for notebooks executed headless whose HTML is read (``course grade`` feedback):
+#: The renderer for notebooks executed headless whose HTML is read (stock nbgrader feedback):
 #: the mime bundle for JupyterLab plus an HTML copy with plotly.js inlined, drawn offline.
 EXPORT_RENDERER = "plotly_mimetype+notebook"
 

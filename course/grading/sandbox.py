@@ -1,0 +1,243 @@
+"""The sandbox every student notebook runs in: bubblewrap (``bwrap``) plus resource limits.
+
+Inside the sandbox a process sees
+
+- read-only: the system libraries (``/usr``), the Python installation running the grader and
+  the installed ``course`` package (for an editable install, only ``<repo>/course``);
+- a private ``/tmp`` (size-capped tmpfs) and private ``/dev``, ``/proc``;
+- writable: the student's own working copy, and nothing else (``/`` is remounted read-only);
+- no network (``--unshare-net``), its own PID/IPC/UTS namespaces, no capabilities, a new
+  session, and it dies with the grader (``--die-with-parent``).
+
+Not visible: the course root (``source/``, ``release/``, ``gradebook.db``), other students'
+files, the instructor's home. Memory (address space), file size and core dumps are capped with
+``setrlimit`` by the process itself before it runs anything; the wall time of each cell and of
+the whole notebook is enforced from outside by killing the sandbox.
+
+``--no-sandbox`` runs the same processes without bwrap (limits still apply, isolation does not).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import course
+from course.coursedir import CourseError
+
+GiB = 1024**3
+MiB = 1024**2
+#: Where the student's working copy appears inside the sandbox (``HOME`` is /tmp/home).
+HOME_INSIDE = "/tmp/home"
+FILES_INSIDE = "/grader/files"
+
+INSTALL_HINT = (
+    "bubblewrap (`bwrap`) is needed to grade student code safely but was not found or does not "
+    "work here. Install it (Debian/Ubuntu: `apt-get install bubblewrap`; `.ci/run` does this), "
+    "or pass --no-sandbox to run student code WITHOUT isolation (only for code you trust)."
+)
+
+
+class SandboxUnavailable(CourseError):
+    """bwrap is missing or cannot create namespaces here."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int = 2 * GiB  # address space per sandboxed process tree member
+    cell_timeout: float = 60.0  # seconds per cell (the cell is interrupted, the rest runs)
+    notebook_timeout: float = 600.0  # seconds per notebook (the sandbox is killed)
+    file_size: int = 512 * MiB  # largest file a notebook may write
+    tmp_size: int = 512 * MiB  # size of the private /tmp
+    messages: int = 256 * MiB  # total bytes a notebook may send back to the grader
+    startup_timeout: float = 180.0  # seconds for the interpreter to start (slow, busy machines)
+
+
+def parse_size(text: str) -> int:
+    """``"2G"``, ``"512M"``, ``"1.5GiB"`` or a number of bytes.
+
+    >>> parse_size("2G"), parse_size("512m"), parse_size(str(2**30))
+    (2147483648, 536870912, 1073741824)
+    """
+    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
+    units = {"k": 1024, "m": MiB, "g": GiB, "t": 1024 * GiB}
+    factor = 1
+    if raw and raw[-1] in units:
+        factor = units[raw[-1]]
+        raw = raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError as exc:
+        raise CourseError(f"Not a size: {text!r} (use e.g. 2G or 512M)") from exc
+    if value < 256 * MiB:
+        raise CourseError(f"Memory limit {text!r} is too small to start Python (use at least 256M).")
+    return int(value)
+
+
+def _is_within(path: Path, other: Path) -> bool:
+    try:
+        path.relative_to(other)
+        return True
+    except ValueError:
+        return False
+
+
+def python_paths(course_root: Path) -> list[Path]:
+    """Folders of the Python installation to expose read-only (never one holding the course)."""
+    root = course_root.resolve()
+    candidates = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix),
+                  Path(os.path.realpath(sys.executable)).parent.parent}
+    for entry in [*sys.path, *site.getsitepackages()]:
+        if entry:
+            candidates.add(Path(entry))
+    keep: list[Path] = []
+    for cand in candidates:
+        try:
+            path = cand.resolve()
+        except OSError:
+            continue
+        if not path.is_dir() or path == Path("/") or _is_within(path, Path("/usr")):
+            continue
+        if _is_within(root, path) or _is_within(path, root):
+            continue  # would expose the course root (or is inside it)
+        keep.append(path)
+    keep.sort(key=lambda p: len(p.parts))
+    outer: list[Path] = []
+    for path in keep:
+        if not any(_is_within(path, o) for o in outer):
+            outer.append(path)
+    return outer
+
+
+def course_package_dir() -> Path:
+    return Path(course.__file__).resolve().parent
+
+
+@dataclass
+class Sandbox:
+    """Builds the command lines for sandboxed grader processes."""
+
+    course_root: Path
+    enabled: bool = True
+    limits: Limits = field(default_factory=Limits)
+    hidden: list[Path] = field(default_factory=list)  # extra host paths that must stay invisible
+
+    def __post_init__(self) -> None:
+        self.course_root = self.course_root.resolve()
+        self.bwrap = shutil.which("bwrap") if self.enabled else None
+        if self.enabled:
+            problem = bwrap_problem(self.bwrap)
+            if problem:
+                raise SandboxUnavailable(f"{INSTALL_HINT}\n({problem})")
+
+    @property
+    def python(self) -> str:
+        return sys.executable
+
+    def _base(self) -> list[str]:
+        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session",
+                "--unshare-user", "--uid", "1000", "--gid", "1000"]
+        if os.geteuid() == 0:
+            args += ["--cap-drop", "ALL"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            path = Path(name)
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), name]
+            elif path.is_dir():
+                args += ["--ro-bind", name, name]
+        for name in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                     "/etc/alternatives", "/etc/fonts", "/etc/mime.types"):
+            args += ["--ro-bind-try", name, name]
+        bound = python_paths(self.course_root)
+        for path in bound:
+            args += ["--ro-bind", str(path), str(path)]
+        for secret in [self.course_root, *self.hidden]:
+            if any(_is_within(secret, b) for b in [*bound, Path("/usr")]):
+                args += ["--tmpfs", str(secret)]  # mask it if an installation folder holds it
+        pkg = course_package_dir()
+        if not any(_is_within(pkg, b) for b in bound):
+            args += ["--ro-bind", str(pkg), str(pkg)]
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
+                 "--size", str(self.limits.tmp_size), "--tmpfs", "/tmp"]
+        return args
+
+    def student_command(self, workdir: Path, assignment: str) -> tuple[list[str], str]:
+        """Command running the phase-1 runner with ``workdir`` as the only writable folder."""
+        argv = [self.python, "-I", "-m", "course.grading.runner"]
+        if not self.enabled:
+            return argv, str(workdir)
+        inside = f"{HOME_INSIDE}/{assignment}"
+        args = [*self._base(), "--bind", str(workdir), inside, "--remount-ro", "/", "--chdir", inside, *argv]
+        return args, "/"
+
+    def evaluator_command(self, files: Path | None) -> tuple[list[str], str]:
+        """Command running the evaluator fork server (no writable host folder at all)."""
+        argv = [self.python, "-I", "-m", "course.grading.evaluate"]
+        if not self.enabled:
+            return argv, "/"
+        args = self._base()
+        if files is not None and files.is_dir():
+            args += ["--ro-bind", str(files), FILES_INSIDE]
+        args += ["--remount-ro", "/", "--chdir", "/tmp", *argv]
+        return args, "/"
+
+    def files_inside(self, files: Path | None) -> str | None:
+        if files is None or not files.is_dir():
+            return None
+        return FILES_INSIDE if self.enabled else str(files)
+
+    def env(self, extra: dict[str, str], home: str | None = None) -> dict[str, str]:
+        """A clean environment: nothing from the grader's except locale, time zone and ``extra``."""
+        home = home or (HOME_INSIDE if self.enabled else None)
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "PYTHONIOENCODING": "utf-8",
+            "PYTHONNOUSERSITE": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "NBGRADER_EXECUTION": "autograde",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "USER": "student",
+            "LOGNAME": "student",
+        }
+        if home:
+            env.update({"HOME": home, "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib",
+                        "XDG_CACHE_HOME": f"{home}/.cache", "XDG_CONFIG_HOME": f"{home}/.config"})
+        for key in ("TZ", "LC_ALL"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        env.update(extra)
+        return env
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_problem(bwrap: str | None) -> str | None:
+    """Why bwrap cannot be used here (``None`` when it works)."""
+    if not bwrap:
+        return "bwrap not found on PATH"
+    probe = [bwrap, "--unshare-all", "--die-with-parent", "--unshare-user", "--uid", "1000", "--gid", "1000",
+             "--ro-bind", "/usr", "/usr"]
+    for name in ("/bin", "/lib", "/lib64"):
+        path = Path(name)
+        if path.is_symlink():
+            probe += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            probe += ["--ro-bind", name, name]
+    probe += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "true"]
+    try:
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed to start: {exc}"
+    if proc.returncode != 0:
+        return f"bwrap cannot create a sandbox here: {proc.stderr.strip()[:300]}"
+    return None
