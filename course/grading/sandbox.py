@@ -93,7 +93,10 @@ def python_paths(course_root: Path) -> list[Path]:
     root = course_root.resolve()
     candidates = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix),
                   Path(os.path.realpath(sys.executable)).parent.parent}
-    for entry in [*sys.path, *site.getsitepackages()]:
+    # Only the installation itself: not sys.path, which may hold a course checkout (pytest's
+    # rootdir, the current folder) whose source/ must stay invisible. The course package is
+    # bound on its own (Sandbox._base).
+    for entry in [*site.getsitepackages(), site.getusersitepackages()]:
         if entry:
             candidates.add(Path(entry))
     keep: list[Path] = []
@@ -161,12 +164,14 @@ class Sandbox:
         for secret in [self.course_root, *self.hidden]:
             if any(_is_within(secret, b) for b in [*bound, Path("/usr")]):
                 args += ["--tmpfs", str(secret)]  # mask it if an installation folder holds it
-        pkg = course_package_dir()
-        if not any(_is_within(pkg, b) for b in bound):
-            args += ["--ro-bind", str(pkg), str(pkg)]
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
                  "--size", str(self.limits.tmp_size), "--tmpfs", "/tmp"]
+        # bwrap applies mounts in order: bind the package after the private /tmp, or a course
+        # checked out under /tmp (CI clones, scratch copies) would have its package hidden.
+        pkg = course_package_dir()
+        if not any(_is_within(pkg, b) for b in bound):
+            args += ["--ro-bind", str(pkg), str(pkg)]
         return args
 
     def student_command(self, workdir: Path, assignment: str) -> tuple[list[str], str]:
