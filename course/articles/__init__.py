@@ -88,8 +88,15 @@ class Article:
 
 
 def base_assignment(assignment: str) -> str:
-    """The English assignment a translated one comes from (``case02_logistics_zh`` → ``case02_logistics``)."""
-    return re.sub(r"_[a-z]{2}$", "", assignment)
+    """The English assignment a translated one comes from (``case02_logistics_zh`` → ``case02_logistics``).
+
+    Only a language suffix is stripped, so an assignment whose own name ends in two letters
+    keeps its name:
+
+    >>> base_assignment("case02_logistics_zh"), base_assignment("case03_pharma_hr")
+    ('case02_logistics', 'case03_pharma_hr')
+    """
+    return re.sub(r"_(zh|en)$", "", assignment)
 
 
 def load(assignment: str) -> Article:
