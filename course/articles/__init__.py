@@ -83,8 +83,15 @@ class Article:
     excerpts: tuple[Excerpt, ...]
 
     def covers(self, passage: str) -> bool:
-        """Whether ``passage`` stands verbatim inside one of the excerpts (or the title)."""
-        return passage in self.title or any(passage in e.text for e in self.excerpts)
+        """Whether ``passage`` stands verbatim inside one of the excerpts, or in the citation
+        itself: the title, the collection's title (:data:`COLLECTION`) or the label 篇N.
+
+        >>> a = Article("x", 2, "标题", "", "", (Excerpt("三个稳定,三个变化。", ""),))
+        >>> [a.covers(p) for p in ("三个稳定", "篇", "建立高效医药营销体系的游戏规则(共7篇", "三个变化,")]
+        [True, True, True, False]
+        """
+        citation = (self.title, COLLECTION, f"篇{self.number}")
+        return any(passage in c for c in citation) or any(passage in e.text for e in self.excerpts)
 
 
 def base_assignment(assignment: str) -> str:
