@@ -121,7 +121,7 @@ def simulate_roadshow(seed: int) -> dict[str, pd.DataFrame]:
     and ``truth`` (per visitor: what they did, for tests)."""
     rng = np.random.default_rng(seed)
     days = pd.date_range(ROADSHOW_FIRST, ROADSHOW_LAST)
-    weekend = days[days.dayofweek >= 5]
+    weekend = days[days.day_of_week >= 5]
     compound = np.array([f"Y{j + 1:02d}" for j in range(N_COMPOUNDS)])
     c_date = np.sort(rng.choice(weekend.to_numpy(), size=N_COMPOUNDS, replace=True))
     c_follow = rng.permutation(N_COMPOUNDS) < FOLLOW_UP_COMPOUNDS
