@@ -259,7 +259,7 @@ def _typed_addresses(u: np.ndarray, address: np.ndarray, moved: np.ndarray) -> l
 
 
 @lru_cache(maxsize=4)
-def _generate(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _generate(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     customers = insurance.load_customers(seed)
     policies = insurance.load_policies(seed)
     individual = customers[customers["customer_type"] == "individual"]
@@ -294,7 +294,8 @@ def _generate(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     pairs["record_id"] = record_id.astype(str)
     member = pol.merge(pairs, on=["customer_id", "company"], how="left", validate="many_to_one")
     member = member[["policy_id", "record_id", "company", "product", "long_term", "annual_premium"]]
-    return records, member.reset_index(drop=True)
+    truth = pd.DataFrame({k: v for k, v in people.items()}, index=pd.Index(ids, name="customer_id"))
+    return records, member.reset_index(drop=True), truth
 
 
 def _seed(seed: int | None) -> int:
@@ -320,3 +321,13 @@ def load_member_policies(seed: int | None = None) -> pd.DataFrame:
     ``policy_id``, ``record_id``, ``company``, ``product``, ``long_term``, ``annual_premium``.
     """
     return _generate(_seed(seed))[1].copy()
+
+
+def _true_identities(seed: int | None = None) -> pd.DataFrame:
+    """The simulated people behind the records (for calibration tests, not for the notebook).
+
+    One row per individual customer, indexed by ``customer_id``: ``surname``, ``given``,
+    ``birth_date``, ``mobile``, ``address``, ``home`` (landline) and ``household`` (row number
+    of the household's first customer, in customer order).
+    """
+    return _generate(_seed(seed))[2].copy()
