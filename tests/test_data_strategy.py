@@ -443,3 +443,32 @@ def test_turnover_correlates_with_trailing_switches():
         deviations.append(math.atanh(observed) - math.atanh(_expected_corr(points)))
     assert abs(np.mean(deviations)) <= K_SE / math.sqrt(len(deviations) * (72 - 3))
     assert _expected_corr(points) > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# What the notebook relies on
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS + list(range(4, 30)))
+def test_notebook_checks_have_room(seed):
+    """Question 4's visible checks reject three wrong baseline windows with rel=1e-6; they can
+    only do so if the right answer is never that close to a mistaken one. Section 8 needs a
+    sales row for every team in every month (its relative productivity divides by team reps)."""
+    sales = strategy.load_sales(seed)
+    revenue = sales[sales["division"] == "switching"].groupby("month")["sales_kyuan"].sum()
+    months = _switch_months(strategy.load_strategy_log(seed))
+
+    def month_one(ratios):
+        return 100 * (np.mean(ratios) - 1)
+
+    right = month_one([revenue[s] / revenue.loc[s - 3:s - 1].mean() for s in months])
+    mistaken = [month_one([revenue[s] / revenue.loc[s - 3:s].mean() for s in months]),
+                month_one([revenue[s] / revenue.loc[s - 2:s].mean() for s in months]),
+                month_one([revenue[s + 1] / revenue.loc[s - 3:s - 1].mean() for s in months])]
+    for wrong in mistaken:
+        assert abs(right - wrong) > 1e-3 * abs(right), (right, wrong)
+    teams = sales.merge(strategy.load_roster(seed)[["rep_id", "team"]], on="rep_id")
+    per_month = teams.groupby(["division", "team"])["month"].nunique()
+    assert (per_month == strategy.N_MONTHS).all()
+    assert len(per_month) == 2 * strategy.TEAMS_PER_DIVISION
