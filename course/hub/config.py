@@ -63,10 +63,12 @@ def service(s: HubSettings) -> dict:
                     f"--ServerApp.root_dir={s.course_root}"],
         "user": s.grader,
         "cwd": str(s.course_root),  # nbgrader reads the course's nbgrader_config.py from here
-        # not the students' JUPYTER_CONFIG_PATH (it disables the formgrader): the course's own
-        # nbgrader_config.py carries the exchange and gradebook settings
+        # not the students' config (it disables the formgrader): the course's own
+        # nbgrader_config.py carries the exchange and gradebook settings, and the service's
+        # config lets JupyterLab show the formgrader in its frame
         "environment": {"PATH": spawner_environment(s)["PATH"], "HOME": str(s.grader_home),
-                        "USER": s.grader, "JUPYTERHUB_DEFAULT_URL": "/lab", **s.environment},
+                        "USER": s.grader, "JUPYTERHUB_DEFAULT_URL": "/lab",
+                        "JUPYTER_CONFIG_PATH": str(s.service_config_dir), **s.environment},
         "oauth_no_confirm": True,
     }
 
@@ -91,7 +93,9 @@ def configure(c, s: HubSettings) -> None:
     c.Authenticator.allow_existing_users = False  # the roster is the truth, also after removals
     c.Authenticator.admin_users = set()  # instructors get course roles, not hub-wide admin
     c.JupyterHub.load_groups = {
-        s.formgrade_group: {"users": sorted(s.instructors)},
+        # the grader account is a hub user too: the formgrader (running as it) asks the hub
+        # which courses its user grades (nbgrader's JupyterHubAuthPlugin); it cannot log in
+        s.formgrade_group: {"users": sorted({*s.instructors, s.grader})},
         s.student_group: {"users": sorted(s.students)},
     }
     c.JupyterHub.load_roles = roles(s)

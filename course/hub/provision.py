@@ -44,6 +44,9 @@ STUDENT_DISABLED_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:creat
                         "@jupyter/nbgrader:course-list"]
 STUDENT_DISABLED_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
 
+#: The formgrader service's pages may be framed by JupyterLab of the same origin only.
+FORMGRADER_CSP = "frame-ancestors 'self'"
+
 
 class ProvisionError(RuntimeError):
     pass
@@ -184,9 +187,17 @@ def provision_user_config(s: HubSettings, log) -> None:
         json.dumps({"disabledExtensions": {name: True for name in STUDENT_DISABLED_LAB}}, indent=1))
     (cfg / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_DISABLED_SERVER}}}, indent=1))
-    for path in cfg.rglob("*"):
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    log(f"students' Jupyter config in {cfg}")
+    service = s.service_config_dir
+    service.mkdir(exist_ok=True)
+    # jupyterhub-singleuser forbids framing ("frame-ancestors 'none'") unless told otherwise;
+    # JupyterLab shows the formgrader in a frame of the same origin
+    (service / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": FORMGRADER_CSP}}}}, indent=1))
+    for folder in (cfg, service):
+        os.chmod(folder, 0o755)
+        for path in folder.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    log(f"students' Jupyter config in {cfg}, the formgrader's in {service}")
 
 
 def provision_database(s: HubSettings, log) -> None:

@@ -104,6 +104,11 @@ class HubSettings:
         return self.state_dir / "jupyter"
 
     @property
+    def service_config_dir(self) -> Path:
+        """Jupyter config of the formgrader service (the grader's server)."""
+        return self.state_dir / "formgrader"
+
+    @property
     def gradebook_url(self) -> str:
         return self.db_url or f"sqlite:///{self.course_root / 'gradebook.db'}"
 
