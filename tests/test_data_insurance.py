@@ -355,3 +355,34 @@ def test_caravan_figures_the_notebook_quotes():
     for quoted, rate in zip(match.groups(), (buy[types == 1].mean(), buy[types >= 4].mean()), strict=True):
         decimals = len(quoted.split(".")[1]) if "." in quoted else 0
         assert round(100 * rate, decimals) == float(quoted)
+
+
+def test_group_figures_the_notebook_quotes():
+    """The default-data figures of Part A and of the lifetime-value text and model answer, at the
+    precision the text gives them (CLV from the documented CLV_* assumptions)."""
+    text = " ".join(_notebook_markdown().split())
+    individual, pol = _individual_policies(None)
+    n_long = pol[pol["long_term"]].groupby("customer_id").size().reindex(individual, fill_value=0)
+    one_company = (pol.groupby("customer_id")["company"].nunique() == 1).mean()
+    share = (n_long == 1).mean()
+    assert f"{share:.0%} of individual customers hold a single long-term policy and {one_company:.0%} deal with one member company only" in text
+    assert f"In our sample of about {round(len(individual), -2):,} individual customers" in text
+    single = int((n_long == 1).sum())
+    avg = pol.loc[pol["long_term"], "annual_premium"].mean()
+    assert f"If 10% of the {round(single, -2):,} single-policy customers" in text
+    assert f"would rise by about {0.10 * single * avg / 1e6:.1f} million yuan a year" in text
+    d, margin, ret = insurance.CLV_DISCOUNT_RATE, insurance.CLV_MARGIN_RATE, insurance.CLV_RETENTION
+    premium = pol.groupby("customer_id")["annual_premium"].sum().reindex(individual)
+    factor = {k: (1 + d) / (1 + d - r) for k, r in ret.items()}
+    clv = margin * premium * n_long.clip(upper=2).map(factor)
+    m1 = margin * premium[n_long == 1]
+    gain = ((m1 + margin * avg) * factor[2] - m1 * factor[1]).mean()
+    kept = (m1 * (factor[2] - factor[1])).mean() / gain
+    assert f"worth about {round(clv.mean(), -2):,.0f} yuan of lifetime margin on average" in text
+    assert f"adds about {round(gain, -2):,.0f} yuan per customer who buys one" in text and f"({kept:.0%})" in text
+    assert f"each second policy is worth about {round(gain, -2):,.0f} yuan of margin" in text
+    chart = re.search(r"marked: ([\d.]+) years of margin at 60% \(no long-term policy\), ([\d.]+) at 85% \(one\) "
+                      r"and ([\d.]+) at 92%", text)
+    assert chart and [100 * r for r in ret.values()] == [60, 85, 92]
+    for r, quoted in zip(ret.values(), chart.groups(), strict=True):
+        assert f"{(1 + d) / (1 + d - r):.2f}" == quoted

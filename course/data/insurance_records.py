@@ -220,6 +220,7 @@ def _typed_births(u: np.ndarray, birth: np.ndarray) -> list[str | None]:
             m, d = d, m
         elif kind == 1:
             y += 1 if u[i, 3] < 0.5 else -1
+            d = min(d, 28) if m == 2 else d  # 29 February has no twin a year off
         else:
             d = d + 1 if d < 28 else d - 1
         out[i] = f"{y:04d}-{m:02d}-{d:02d}"
