@@ -11,9 +11,11 @@ What the simulation builds in (and the notebook asks students to find):
 - **Purchases timed to the reward threshold** (the goal-gradient effect that Kivetz, Urminsky &
   Zheng, 2006, *Journal of Marketing Research* 43(1), found on a café's stamp card): a
   card-loyal member comes back sooner the closer the card is to the next reward.
-- **Churn after redemption** (the "post-reward resetting" of the same study, and the rewarded
-  behaviour Taylor & Neslin, 2005, *Journal of Retailing* 81(4), measured): a card-loyal member
-  is much more likely to stop buying right after a purchase that earns a reward.
+  Taylor & Neslin (2005, *Journal of Retailing* 81(4)) call it points pressure.
+- **Churn after redemption** (this course's reading of the article's charge, not a published
+  finding; Kivetz et al. saw a milder form, purchases slowing down after the reward): a
+  card-loyal member is much more likely to stop buying right after a purchase that earns a
+  reward.
 - Brand-loyal members ignore the card: their purchase rhythm and churn do not depend on it.
 
 The card (:func:`load_card_purchases`): the cooking-oil brand's card, 1 point per full yuan of
