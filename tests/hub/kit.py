@@ -107,3 +107,39 @@ def write_as(user: str, nb, path: Path) -> None:
     notebooks.write(nb, path)
     entry = pwd.getpwnam(user)
     shutil.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+NBGRADER = str(ROOT / ".venv" / "bin" / "nbgrader")
+
+
+def student_cmd(dep: services.Deployment, user: str, *argv: str, check: bool = False):
+    """A command in ``user``'s own terminal on the hub: their server's environment, with a hub
+    token of their own (what JupyterLab's assignment list uses for them)."""
+    token = dep.hub.api("POST", f"/users/{user}/tokens", {"note": "hub test", "expires_in": 3600})["token"]
+    env = {
+        "JUPYTERHUB_USER": user,
+        "JUPYTERHUB_API_TOKEN": token,
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{dep.settings.hub_port}/hub/api",
+        "JUPYTER_CONFIG_PATH": str(dep.settings.user_config_dir),
+    }
+    return services.run(*argv, user=user, env=env, cwd=dep.home(user), check=check)
+
+
+def nbgrader_as(dep: services.Deployment, user: str, *args: str, check: bool = False):
+    return student_cmd(dep, user, NBGRADER, *args, check=check)
+
+
+def release_cli(dep: services.Deployment, case: str) -> None:
+    """``nbgrader generate_assignment`` and ``release_assignment`` in the grader's terminal."""
+    grader(dep, NBGRADER, "generate_assignment", case, "--force")
+    grader(dep, NBGRADER, "release_assignment", case, "--force")
+
+
+def submit_cli(dep: services.Deployment, student: str, case: str, nb=None) -> None:
+    """Fetch ``case``, save ``nb`` (default: the solution) as the student's work, submit."""
+    course = f"--course={services.COURSE_ID}"
+    if not (dep.home(student) / case).is_dir():
+        nbgrader_as(dep, student, "fetch_assignment", case, course, check=True)
+    if nb is not None:
+        write_as(student, nb, dep.home(student) / case / f"{case}.ipynb")
+    nbgrader_as(dep, student, "submit", case, course, check=True)

@@ -103,6 +103,10 @@ class Postgres:
         shutil.chown(self.log, PG_ADMIN)
         run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start", user=PG_ADMIN)
 
+    def start_again(self) -> None:
+        """Start the stopped cluster (same data, socket and port)."""
+        run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start", user=PG_ADMIN)
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             run(self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop", user=PG_ADMIN, check=False)

@@ -51,10 +51,10 @@ def _formgrader_row(frame, case: str):
 
 
 def _modal_ok(frame, text: str) -> None:
-    modal = frame.locator("#success-modal")
+    modal = frame.locator("#success-modal, #error-modal").last
     expect(modal).to_be_visible()
     expect(modal).to_contain_text(text)
-    modal.locator("button", has_text="Close").first.click()
+    modal.locator("button.btn-primary", has_text="OK").click()
     expect(modal).to_be_hidden()
 
 
@@ -78,7 +78,7 @@ def test_instructor_releases_two_cases_with_due_dates(deployment, people, story)
         expect(modal).to_be_hidden()
         expect(row.locator("td.duedate")).not_to_have_text("None")
         row.locator("td.assign a").click()
-        _modal_ok(frame, f"Successfully generated the student version of '{case}'")
+        _modal_ok(frame, f"Successfully created the student version of '{case}'")
         row = _formgrader_row(frame, case)
         row.locator("td.release a").click()
         _modal_ok(frame, f"Successfully released '{case}'")
