@@ -43,9 +43,9 @@ def _long_counts(seed) -> np.ndarray:
     return np.bincount(codes.codes, minlength=len(individual))
 
 
-def _n_individual() -> float:
-    """Expected number of individual customers (documented parameters)."""
-    return insurance.N_CUSTOMERS * (1 - insurance.SHARE_CORPORATE)
+def _n_individual(n_customers: int) -> float:
+    """Expected number of individual customers among n_customers (documented parameters)."""
+    return n_customers * (1 - insurance.SHARE_CORPORATE)
 
 
 def _share_sd(p: float, n: float) -> float:
@@ -89,6 +89,9 @@ def test_columns_and_types():
         "policy_id", "customer_id", "company", "product", "long_term", "annual_premium"
     ]
     assert len(customers) == insurance.N_CUSTOMERS
+    sizes = {len(insurance.load_customers(seed)) for seed in SEEDS[1:]}
+    assert len(sizes) == len(SEEDS) - 1
+    assert all(abs(n - insurance.N_CUSTOMERS) <= insurance.N_CUSTOMERS_SPREAD for n in sizes)
     assert customers["customer_id"].is_unique and policies["policy_id"].is_unique
     assert policies["long_term"].dtype == bool
     assert pd.api.types.is_float_dtype(policies["annual_premium"])
@@ -117,8 +120,9 @@ def test_products_belong_to_one_company_and_one_term():
 
 def test_corporate_share():
     for seed in SEEDS:
-        share = (insurance.load_customers(seed)["customer_type"] == "corporate").mean()
-        sd = _share_sd(insurance.SHARE_CORPORATE, insurance.N_CUSTOMERS)
+        customers = insurance.load_customers(seed)
+        share = (customers["customer_type"] == "corporate").mean()
+        sd = _share_sd(insurance.SHARE_CORPORATE, len(customers))
         assert abs(share - insurance.SHARE_CORPORATE) < Z * sd
 
 
@@ -240,16 +244,15 @@ def test_corporate_annuities_inflate_the_all_customer_long_term_mean():
     (expected counts of individual long-term policies and group annuities), within 4 sd of the
     group-annuity total (a compound Poisson sum: variance = count x mean^2 x (1 + cv^2))."""
     _, _, w_annuity, m_annuity, s_annuity, _ = _group_annuity()
-    n_long = _n_individual() * sum(level * p for level, p in insurance.LONG_COUNT_PROBS.items())
-    n_annuity = insurance.N_CUSTOMERS * insurance.SHARE_CORPORATE * (1 + insurance.GROUP_EXTRA_RATE) * w_annuity
-    total = n_long * insurance.LONG_PREMIUM_MEAN + n_annuity * m_annuity
-    expected = total / (n_long + n_annuity)
-    sd_annuity_total = m_annuity * math.sqrt(n_annuity * (1 + _lognormal_cv(s_annuity) ** 2))
-    tolerance = Z * sd_annuity_total / (n_long + n_annuity)
     for seed in SEEDS:
+        n_customers = len(insurance.load_customers(seed))
+        n_long = _n_individual(n_customers) * sum(level * p for level, p in insurance.LONG_COUNT_PROBS.items())
+        n_annuity = n_customers * insurance.SHARE_CORPORATE * (1 + insurance.GROUP_EXTRA_RATE) * w_annuity
+        expected = (n_long * insurance.LONG_PREMIUM_MEAN + n_annuity * m_annuity) / (n_long + n_annuity)
+        sd_annuity_total = m_annuity * math.sqrt(n_annuity * (1 + _lognormal_cv(s_annuity) ** 2))
         policies = insurance.load_policies(seed)
         everyone = policies.loc[policies["long_term"], "annual_premium"].mean()
-        assert abs(everyone - expected) <= tolerance
+        assert abs(everyone - expected) <= Z * sd_annuity_total / (n_long + n_annuity)
 
 
 def _share_one_company_expected() -> float:

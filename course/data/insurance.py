@@ -81,6 +81,10 @@ COMPANIES = {
 # ---- sample size and customer mix ------------------------------------------------------------
 #: Customers in the sample (tens of thousands: a sample of a group, fast to analyse).
 N_CUSTOMERS = 20_000
+#: A per-student variant samples N_CUSTOMERS +/- up to this many customers (uniform), so that
+#: counts differ between students by hundreds, not by a handful; the default data have exactly
+#: N_CUSTOMERS.
+N_CUSTOMERS_SPREAD = 2_000
 #: Share of customers that are corporate (group business); the rest are individuals.
 SHARE_CORPORATE = 0.02
 #: Regions of the customers and their weights (cosmetic; not a calibration target).
@@ -194,6 +198,8 @@ def _products_frame() -> pd.DataFrame:
 def _generate(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     n = N_CUSTOMERS
+    if seed != DEFAULT_SEED:
+        n += int(rng.integers(-N_CUSTOMERS_SPREAD, N_CUSTOMERS_SPREAD + 1))
     products = _products_frame()
 
     corporate = rng.random(n) < SHARE_CORPORATE
