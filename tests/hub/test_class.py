@@ -115,6 +115,7 @@ def _submit(page: Page, case: str) -> None:
 def _roster_first_row(panel) -> list[str]:
     """The first data row of the cell showing ``roster.head()`` (cell 6 of case 01)."""
     cell = pages.cells(panel).nth(6)
+    cell.scroll_into_view_if_needed()
     expect(cell.locator(".jp-OutputArea-output table")).to_be_visible()
     return [t.strip() for t in cell.locator(".jp-OutputArea-output table tbody tr").first.locator("th, td").all_text_contents()]
 
@@ -139,12 +140,14 @@ def _work(people, deployment, story, student: str, twice: bool) -> None:
     blank = kit.release_notebook(case)
     panel = pages.notebook_panel(page, len(blank.cells))
     pages.run_all_past_stubs(page, panel)
-    setup_out = pages.cells(panel).nth(2).locator(".jp-OutputArea-output").inner_text()
-    assert f"student id '{student}'" in setup_out, f"{student}'s notebook does not say whose data it is:\n{setup_out}"
+    setup_cell = pages.cells(panel).nth(2)
+    setup_cell.scroll_into_view_if_needed()
+    expect(setup_cell.locator(".jp-OutputArea-output").first).to_contain_text(f"student id '{student}'")
     row = _roster_first_row(panel)
     story.roster_rows[student] = row
     rep, hire, potential = _expected_roster_row(student)
-    assert rep in row and hire in row and potential in row, (
+    shown = [float(x) for x in row if re.fullmatch(r"-?\d+(\.\d+)?", x)]
+    assert rep in row and hire in row and any(abs(x - float(potential)) < 0.01 for x in shown), (
         f"{student} sees {row}, not their own data (expected rep {rep}, hire month {hire}, potential {potential})")
 
     answers = kit.solved(case)
@@ -161,6 +164,9 @@ def _work(people, deployment, story, student: str, twice: bool) -> None:
 
     if twice:
         written = kit.written_answers(blank)[0]
+        page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=f"{case}.ipynb").click()
+        panel = pages.notebook_panel(page, len(blank.cells))
+        pages.cells(panel).nth(written).scroll_into_view_if_needed()
         pages.type_into_cell(page, pages.cells(panel).nth(written), f"{WRITTEN_MARK} {answers.cells[written].source}")
         pages.save(page)
         page.wait_for_timeout(1100)  # nbgrader's timestamps are to the microsecond; be explicit
