@@ -13,7 +13,7 @@ path                                            owner:group, mode       who gets
 ``<exchange>/<course>/``                        grader:nbgrader-*, 2750 grader, enrolled students
 ``<exchange>/<course>/inbound/``                grader:formgrade-*, 2733 students write, can't list
 a submission (``PrivateSubmit``)                student:formgrade-*,    its author, the graders
-                                                2750 / files 0640
+                                                0750 / files 0640
 ``<exchange>/<course>/feedback/``               grader, 0711 (nbgrader) by secret name only
 ``<state>/hub/`` (hub database, cookie secret)  root, 0700              the hub
 ``<state>/jupyter/`` (students' config)         root, 0755              read by everyone

@@ -106,4 +106,4 @@ def test_private_submission_modes(tmp_path: Path):
     sub.chmod(0o777)
     make_private(str(sub))
     assert {oct(p.stat().st_mode & 0o7777) for p in sub.rglob("*") if p.is_file()} == {"0o640"}
-    assert {oct(p.stat().st_mode & 0o7777) for p in [sub, sub / "data"]} == {"0o2750"}
+    assert {oct(p.stat().st_mode & 0o7777) for p in [sub, sub / "data"]} == {"0o750"}
