@@ -271,7 +271,9 @@ def test_instructor_grades_a_written_answer_in_the_formgrader(deployment, people
             opened = True
             break
     assert opened, "no submission in the formgrader shows Alice's second written answer"
-    score = page.locator("input.score").first
+    blank = kit.release_notebook(case)
+    grade_id = notebooks.nbgrader_meta(blank.cells[kit.written_answers(blank)[0]])["grade_id"]
+    score = page.locator(f'input.score[id="{grade_id}"]')
     expect(score).to_be_visible()
     points = kit.max_points(case)[1]
     score.fill(str(points - 1))
@@ -358,17 +360,19 @@ def test_export_has_both_students_per_question(deployment, story):
     story.need("graded", kit.CASE_ON_TIME in story.graded)
     proc = kit.course_cmd(deployment, "export", check=False)
     assert proc.returncode == 0, f"course export on PostgreSQL:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    questions = deployment.course / "export" / "questions.csv"
-    with questions.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    students = {r.get("student") or r.get("student_id") for r in rows}
-    assert {ALICE, BOB} <= students, f"questions.csv has {sorted(filter(None, students))}"
-    test_ids = {notebooks.nbgrader_meta(c)["grade_id"] for c in kit.source_notebook(kit.CASE_ON_TIME).cells
-                if notebooks.nbgrader_meta(c).get("grade")}
-    header = set(rows[0]) if rows else set()
-    columns = " ".join(header | {v for r in rows for v in r.values() if v})
-    missing = [g for g in test_ids if g not in columns]
-    assert not missing, f"questions.csv lacks questions {missing[:5]}"
+    with (deployment.course / "export" / "grades.csv").open(encoding="utf-8") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)}
+    assert {ALICE, BOB} <= set(rows), f"grades.csv has {sorted(rows)}"
+    case = kit.CASE_ON_TIME
+    grade_ids = [notebooks.nbgrader_meta(c)["grade_id"] for c in kit.source_notebook(case).cells
+                 if notebooks.nbgrader_meta(c).get("grade")]
+    missing = [g for g in grade_ids if f"{case}/{g}" not in rows[ALICE]]
+    assert not missing, f"grades.csv has no column for questions {missing[:5]}"
+    for student in (ALICE, BOB):
+        per_question = sum(float(rows[student][f"{case}/{g}"] or 0) for g in grade_ids)
+        got = kit.scores(deployment, case)[student]
+        assert per_question == pytest.approx(got["auto"] + got["manual"]), (student, per_question, got)
+        assert float(rows[student][f"{case}/total"]) == pytest.approx(got["auto"] + got["manual"] - got["penalty"])
     # stock nbgrader reads the same PostgreSQL gradebook
     stock = kit.grader(deployment, str(services.ROOT / ".venv" / "bin" / "nbgrader"), "export", "--to", "stock-grades.csv", check=False)
     assert stock.returncode == 0, stock.stderr[-2000:]
