@@ -93,14 +93,15 @@ def test_only_the_grader_gets_into_the_gradebook_database(deployment, work, role
         if role == services.GRADER and claimed == services.GRADER:
             assert proc.returncode == 0, proc.stderr
         else:
-            assert proc.returncode != 0 and "authentication failed" in proc.stderr, (role, claimed, proc.stderr)
+            refused = "authentication failed" in proc.stderr or "does not exist" in proc.stderr
+            assert proc.returncode != 0 and refused, (role, claimed, proc.stderr)
 
 
 def test_a_student_cannot_fetch_feedback_that_is_not_theirs(deployment, work):
     released = work["released"]
     assert released.returncode == 0, f"feedback was not released:\n{released.stdout[-2000:]}\n{released.stderr[-2000:]}"
     feedback_dir = deployment.settings.exchange_root / services.COURSE_ID / "feedback"
-    assert len(list(feedback_dir.glob("*.html"))) == 2
+    assert len(list(feedback_dir.glob("*.html"))) >= 2  # (more if test_class ran before)
     assert denied(services.run("ls", feedback_dir, user=BOB, check=False))
     # asking for Alice's feedback by name gets Bob nothing of hers
     nbgrader(deployment, BOB, "fetch_feedback", CASE, f"--course={services.COURSE_ID}", f"--student={ALICE}")
@@ -121,7 +122,7 @@ def test_another_students_home_is_closed(deployment, work):
 def test_a_student_outside_the_course_cannot_fetch_its_assignments(deployment, work):
     outsider = services.OUTSIDER
     listed = nbgrader(deployment, outsider, "list", f"--course={services.COURSE_ID}")
-    assert CASE not in listed.stdout + listed.stderr.replace(f"{CASE}:", ""), listed.stdout
+    assert CASE not in listed.stdout + listed.stderr, listed.stderr[-1500:]
     fetch = nbgrader(deployment, outsider, "fetch_assignment", CASE, f"--course={services.COURSE_ID}")
     assert fetch.returncode != 0 and "do not have access" in fetch.stderr + fetch.stdout, fetch.stderr[-1500:]
     assert not (deployment.home(outsider) / CASE).exists()
@@ -129,8 +130,8 @@ def test_a_student_outside_the_course_cannot_fetch_its_assignments(deployment, w
     outbound = deployment.settings.exchange_root / services.COURSE_ID / "outbound" / CASE
     assert denied(services.run("cp", "-r", outbound, deployment.home(outsider), user=outsider, check=False))
     # an enrolled student can (the same commands work for them)
-    assert CASE in nbgrader(deployment, ALICE, "list", f"--course={services.COURSE_ID}").stderr + \
-        nbgrader(deployment, ALICE, "list", f"--course={services.COURSE_ID}").stdout
+    enrolled = nbgrader(deployment, ALICE, "list", f"--course={services.COURSE_ID}")
+    assert CASE in enrolled.stdout + enrolled.stderr, enrolled.stderr[-1500:]
 
 
 def test_the_outsider_sees_no_course_in_the_assignment_list(deployment, people, work):
