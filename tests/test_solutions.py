@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from course import execute
-from course.coursedir import notebooks
-from tests.conftest import ASSIGNMENTS, ROOT
+from course.authoring import check as execute
+from course.layout import notebooks
+from tests.support import ASSIGNMENTS, ROOT
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from course import notebooks, plots, submissions
-from course.coursedir import notebooks as list_notebooks
+from course.layout import notebooks as list_notebooks
 from tests.browser import pages
 from tests.browser.conftest import CASES, save_screenshot
 from tests.browser.lab import COURSE_ID

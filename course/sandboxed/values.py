@@ -23,7 +23,7 @@ a test cell that uses it fails with a ``NameError`` in the evaluator.
 >>> encode(lambda: 1)
 Traceback (most recent call last):
 ...
-course.grading.values.Unsupported: function
+course.sandboxed.values.Unsupported: function
 """
 
 from __future__ import annotations
