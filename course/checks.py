@@ -153,6 +153,34 @@ def check_frame(
         _fail(f"`{name}` has {len(frame)} rows; it should have {n_rows}.{tail}")
 
 
+def check_not_mistake(
+    value: object,
+    mistaken: float,
+    name: str,
+    *,
+    abs_tol: float = 0.0,
+    rel: float = 0.0,
+    hint: str,
+) -> None:
+    """``value`` is not what a known mistake gives: fails with ``hint`` if it is within
+    ``abs_tol`` (or ``rel``) of ``mistaken``, the result of that mistake recomputed by the check.
+
+    For visible checks that catch a mistake they can recompute without revealing the answer
+    (the same share over all customers instead of individuals, a wrong baseline window).
+    Use it only where the data guarantee that the right answer is farther from ``mistaken`` than
+    the tolerance (a data test should say so).
+
+    >>> check_not_mistake(0.760, 0.749, "share", abs_tol=0.0005, hint="Keep individuals only.")
+    >>> check_not_mistake(0.7491, 0.749, "share", abs_tol=0.0005, hint="Keep individuals only.")
+    Traceback (most recent call last):
+    ...
+    course.checks.CheckFailed: `share` looks like the result of a common mistake. Keep individuals only.
+    """
+    number = as_number(value, name)
+    if math.isclose(number, float(mistaken), rel_tol=rel, abs_tol=abs_tol):
+        _fail(f"`{name}` looks like the result of a common mistake. {hint}")
+
+
 # --------------------------------------------------------------------------------------------
 # Hidden checks: compare against a value recomputed from the data, with a tolerance.
 # Messages do not reveal the expected value (they end up in feedback).

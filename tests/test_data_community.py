@@ -1,16 +1,28 @@
-"""Case 04 data: real CDNOW tables and the simulated car club and contest (calibration, seeds)."""
+"""Case 04 data: real CDNOW tables and the simulated car club and contest (calibration, seeds).
+
+Determinism is tested across processes for every case-04 loader, including those of
+``course.data.member_card`` and ``course.data.car_roadshow`` (their calibration is in
+``tests/test_data_member_card.py`` and ``tests/test_data_car_roadshow.py``): the loaders cache
+their frames, so two calls in one process would compare one object with a copy of itself.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
+from scipy.stats import nbinom, poisson
 
-from course.data import community
+from course.data import car_roadshow, community, member_card
+from tests.conftest import ROOT
 
 SEEDS = [None, 1, 7, 12_345]
 
@@ -42,7 +54,6 @@ def test_cdnow_variant_is_a_customer_subset_with_all_their_lines():
     lines_full = full.groupby("customer_id").size()
     lines_part = part.groupby("customer_id").size()
     assert lines_part.equals(lines_full.loc[lines_part.index])
-    assert part.equals(community.load_cdnow_transactions(seed=7))
     other = community.load_cdnow_transactions(seed=8)
     assert not set(part["customer_id"]) == set(other["customer_id"])
 
@@ -62,7 +73,7 @@ def test_cdnow_summary_is_the_fhl_sample():
     assert summary["T"].max() <= 39 and summary["T"].min() >= 39 - 12 - 1
     part = community.load_cdnow_summary(seed=3)
     assert len(part) == round(community.CDNOW_SAMPLE_CUSTOMERS * community.CUSTOMER_FRACTION)
-    assert part.equals(community.load_cdnow_summary(seed=3))
+    assert set(part.index) != set(community.load_cdnow_summary(seed=4).index)
 
 
 def _bgnbd_fit(summary: pd.DataFrame) -> dict[str, float]:
@@ -103,6 +114,7 @@ def test_lifetimes_betageofitter_agrees_quickly_and_quietly():
         warnings.simplefilter("error")  # the fit itself must not warn (a test cell would lose it)
         bgf = lifetimes.BetaGeoFitter(penalizer_coef=0.0)
         bgf.fit(summary["frequency"], summary["recency"], summary["T"])
+    # basis: the solution notebook's budget is about 10 s in all; the fit may take a third of it
     assert time.perf_counter() - start < 3
     for name, published in community.FHL2005_PARAMS.items():
         assert bgf.params_[name] == pytest.approx(published, rel=2e-3), name
@@ -141,30 +153,67 @@ def test_ledger_shape_and_balances(seed):
     assert (ledger["event"] == "test_drive").sum() == community.N_MEMBERS
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_ledger_breakage_is_calibrated(seed):
-    ledger = community.load_points_ledger(seed)
+def _breakage(ledger: pd.DataFrame) -> float:
     used = ledger.groupby("event")["points_used"].sum()
-    breakage = used["expire"] / (used["redeem"] + used["expire"])
-    # tolerance: about 4 times the seed-to-seed sd (0.012, measured over seeds 0-9 for the brief)
-    assert breakage == pytest.approx(community.TARGET_BREAKAGE, abs=0.05)
+    return float(used["expire"] / (used["redeem"] + used["expire"]))
+
+
+@pytest.fixture(scope="module")
+def breakage_over_seeds() -> np.ndarray:
+    """Breakage of ten fresh simulations (seeds 0-9): the seed-to-seed spread of the generator."""
+    return np.array([_breakage(community.simulate_points_ledger(s)) for s in range(10)])
+
+
+def test_ledger_breakage_matches_its_target_on_average(breakage_over_seeds):
+    """The rates were tuned so that breakage averages TARGET_BREAKAGE, a round number given to two
+    decimals: the mean of ten seeds is within 3 standard errors plus half that last digit."""
+    se = breakage_over_seeds.std(ddof=1) / math.sqrt(len(breakage_over_seeds))
+    assert breakage_over_seeds.mean() == pytest.approx(community.TARGET_BREAKAGE, abs=3 * se + 0.005)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ledger_breakage_is_calibrated(seed, breakage_over_seeds):
+    """Every seed a student can get is near the target: within 4 seed-to-seed sds (measured above)."""
+    sd = breakage_over_seeds.std(ddof=1)
+    assert _breakage(community.load_points_ledger(seed)) == pytest.approx(community.TARGET_BREAKAGE, abs=4 * sd + 0.005)
 
 
 def test_ledger_seeds():
-    assert community.load_points_ledger(5).equals(community.load_points_ledger(5))
-    assert community.load_points_ledger(None).equals(community.load_points_ledger(community.DEFAULT_SEED))
+    assert community.load_points_ledger(None).equals(community.simulate_points_ledger(community.DEFAULT_SEED))
     assert not community.load_points_ledger(5).equals(community.load_points_ledger(6))
 
 
 # ---- simulated: the super healthy mum contest -----------------------------------------------
 
 
-def test_contest_design_constants_are_consistent():
-    # coupons per buyer follow from the redemption and k-factor targets
-    implied_votes = community.MEAN_BUYERS * community.MEAN_COUPONS_PER_BUYER
-    assert implied_votes == pytest.approx(community.TARGET_REDEMPTION_RATE * community.COUPONS_PER_CONTESTANT)
-    assert community.MEAN_BUYERS * community.NEW_BUYER_SHARE == pytest.approx(community.TARGET_K_FACTOR)
+def test_contest_targets_are_reachable_by_the_generator():
+    """Each buyer redeems 1 + Poisson(MEAN_COUPONS_PER_BUYER - 1) coupons, which needs a mean of at
+    least one coupon per buyer; the targets (redemption rate, k-factor, new-buyer share) must
+    imply that, and the uncapped mean must fit in a contestant's booklet."""
     assert community.MEAN_COUPONS_PER_BUYER >= 1
+    assert community.TARGET_REDEMPTION_RATE < 1
+
+
+def _capped_contest_expectations() -> tuple[float, float]:
+    """Expected redemption share and first-generation k-factor under the coupon cap, derived
+    exactly from the generator's stated model (not from its code): a contestant's buyers are
+    N ~ NegBin(shape, 1 / (1 + MEAN_BUYERS / shape)) (a gamma mixture of Poissons), so
+    S_j = j + Poisson(j (m - 1)) coupons are wanted by the first j buyers; the contestant redeems
+    min(S_N, cap), and buyer j gets a coupon when S_(j-1) < cap."""
+    shape, cap = community.MOBILISATION_SHAPE, community.COUPONS_PER_CONTESTANT
+    m = community.MEAN_COUPONS_PER_BUYER
+    n = np.arange(1, 400)
+    p_n = nbinom.pmf(n, shape, 1 / (1 + community.MEAN_BUYERS / shape))
+    x = np.arange(cap)
+    redeemed = sum(p * (cap - poisson.cdf(x - k, k * (m - 1)).sum()) for k, p in zip(n, p_n, strict=True))
+    kept = sum(p * poisson.cdf(cap - 1 - np.arange(k), np.arange(k) * (m - 1)).sum() for k, p in zip(n, p_n, strict=True))
+    return redeemed / cap, kept * community.NEW_BUYER_SHARE
+
+
+def test_the_coupon_cap_trims_the_uncapped_targets_a_little():
+    share, k = _capped_contest_expectations()
+    assert share < community.TARGET_REDEMPTION_RATE and share > 0.95 * community.TARGET_REDEMPTION_RATE
+    assert k < community.TARGET_K_FACTOR and k > 0.95 * community.TARGET_K_FACTOR
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -206,12 +255,12 @@ def test_contest_redemption_rate_and_k_factors_are_calibrated(seed):
     votes = red.groupby("contestant_id").size().reindex(con["contestant_id"], fill_value=0)
     share = votes / community.COUPONS_PER_CONTESTANT
     se = share.std(ddof=1) / math.sqrt(n)
-    # the coupon cap trims a little off the uncapped targets (about 2%): allow 4 SE + 3%
-    assert share.mean() == pytest.approx(community.TARGET_REDEMPTION_RATE, abs=4 * se + 0.03 * community.TARGET_REDEMPTION_RATE)
+    expected_share, expected_k = _capped_contest_expectations()
+    assert share.mean() == pytest.approx(expected_share, abs=4 * se)
     is_gen1 = ref["referrer_id"].isin(con["contestant_id"])
     per_contestant = ref[is_gen1].groupby("referrer_id").size().reindex(con["contestant_id"], fill_value=0)
     se_k = per_contestant.std(ddof=1) / math.sqrt(n)
-    assert per_contestant.mean() == pytest.approx(community.TARGET_K_FACTOR, abs=4 * se_k + 0.03 * community.TARGET_K_FACTOR)
+    assert per_contestant.mean() == pytest.approx(expected_k, abs=4 * se_k)
     n_gen1 = int(is_gen1.sum())
     k2 = (~is_gen1).sum() / n_gen1
     se_k2 = math.sqrt(community.TARGET_K_FACTOR_GEN2 / n_gen1)  # Poisson counts per gen-1 buyer
@@ -245,17 +294,61 @@ def test_difference_in_differences_recovers_the_true_lift(seed):
 
 
 def test_contest_seeds():
-    a, b = community.load_redemptions(11), community.load_redemptions(11)
-    assert a.equals(b)
-    assert not a.equals(community.load_redemptions(12))
-    assert community.load_contestants(None).equals(community.load_contestants(community.DEFAULT_SEED))
-    assert community.load_referrals(11).equals(community.load_referrals(11))
+    assert not community.load_redemptions(11).equals(community.load_redemptions(12))
+    assert community.load_contestants(None).equals(community.simulate_contest(community.DEFAULT_SEED)["contestants"])
 
 
-def test_contest_economics_are_as_stated():
-    """The exercise's cost table and margin are the module's constants."""
-    assert community.GROSS_MARGIN == 0.30
-    costs = (community.TRIAL_BARREL_COST_YUAN, community.COUPON_FACE_VALUE_YUAN,
-             community.NEIGHBOURHOOD_EVENT_COST_YUAN, community.CITY_FINAL_COST_YUAN,
-             community.NATIONAL_FINAL_COST_YUAN)
-    assert costs == (40.0, 10.0, 1_000.0, 6_000.0, 30_000.0)
+def test_the_notebook_states_the_contest_economics_it_grades():
+    """The ROI question's cost table names each constant with its value; the hidden tests and the
+    students compute with the numbers the table shows, so the two must agree."""
+    from course import notebooks as nbio
+
+    text = "\n".join(c.source for c in nbio.read(ROOT / "source" / "case04_community_crm" / "case04_community_crm.ipynb").cells)
+    for name in ("TRIAL_BARREL_COST_YUAN", "COUPON_FACE_VALUE_YUAN", "NEIGHBOURHOOD_EVENT_COST_YUAN",
+                 "CITY_FINAL_COST_YUAN", "NATIONAL_FINAL_COST_YUAN"):
+        assert f"| {getattr(community, name):,.0f} yuan (`community.{name}`) |" in text, name
+    assert f"{community.GROSS_MARGIN:.0%} (`community.GROSS_MARGIN`)" in text
+
+
+# ---- determinism across processes: every case-04 loader ---------------------------------------
+
+LOADERS = {
+    "community": ["load_cdnow_transactions", "load_cdnow_summary", "load_points_ledger", "load_contestants",
+                  "load_redemptions", "load_referrals", "load_posts", "load_neighbourhood_sales"],
+    "member_card": ["load_card_purchases"],
+    "car_roadshow": ["load_registrations", "load_touchpoints"],
+}
+DIGEST_SEEDS = [None, 11]
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """A fingerprint of a frame's values, index, column names and dtypes."""
+    h = hashlib.sha256(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _digests() -> dict[str, str]:
+    from course import data
+
+    out = {}
+    for module, loaders in LOADERS.items():
+        mod = __import__(f"{data.__name__}.{module}", fromlist=[module])
+        for loader in loaders:
+            for seed in DIGEST_SEEDS:
+                out[f"{module}.{loader}({seed})"] = _digest(getattr(mod, loader)(seed))
+    return out
+
+
+def test_every_loader_gives_the_same_frame_in_a_fresh_process():
+    """Same seed, same data, in another interpreter (fresh caches, fresh random state)."""
+    script = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+              "from tests.test_data_community import _digests; print(json.dumps(_digests()))")
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT)], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    there = json.loads(proc.stdout.strip().splitlines()[-1])
+    here = _digests()
+    assert there == here
+    # and the digest tells seeds apart (it is not blind to the data)
+    assert _digest(member_card.load_card_purchases(1)) != _digest(member_card.load_card_purchases(2))
+    assert _digest(car_roadshow.load_touchpoints(1)) != _digest(car_roadshow.load_touchpoints(2))

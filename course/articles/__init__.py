@@ -83,13 +83,27 @@ class Article:
     excerpts: tuple[Excerpt, ...]
 
     def covers(self, passage: str) -> bool:
-        """Whether ``passage`` stands verbatim inside one of the excerpts (or the title)."""
-        return passage in self.title or any(passage in e.text for e in self.excerpts)
+        """Whether ``passage`` stands verbatim inside one of the excerpts, or in the citation
+        itself: the title, the collection's title (:data:`COLLECTION`) or the label 篇N.
+
+        >>> a = Article("x", 2, "标题", "", "", (Excerpt("三个稳定,三个变化。", ""),))
+        >>> [a.covers(p) for p in ("三个稳定", "篇", "建立高效医药营销体系的游戏规则(共7篇", "三个变化,")]
+        [True, True, True, False]
+        """
+        citation = (self.title, COLLECTION, f"篇{self.number}")
+        return any(passage in c for c in citation) or any(passage in e.text for e in self.excerpts)
 
 
 def base_assignment(assignment: str) -> str:
-    """The English assignment a translated one comes from (``case02_logistics_zh`` → ``case02_logistics``)."""
-    return re.sub(r"_[a-z]{2}$", "", assignment)
+    """The English assignment a translated one comes from (``case02_logistics_zh`` → ``case02_logistics``).
+
+    Only a language suffix is stripped, so an assignment whose own name ends in two letters
+    keeps its name:
+
+    >>> base_assignment("case02_logistics_zh"), base_assignment("case03_pharma_hr")
+    ('case02_logistics', 'case03_pharma_hr')
+    """
+    return re.sub(r"_(zh|en)$", "", assignment)
 
 
 def load(assignment: str) -> Article:

@@ -38,7 +38,7 @@ the calibration targets (``TARGET_*``) are asserted by ``tests/test_data_communi
 >>> tx = load_cdnow_transactions()
 >>> tx.shape, tx["customer_id"].nunique()
 ((69659, 4), 23570)
->>> load_cdnow_transactions(seed=3).equals(load_cdnow_transactions(seed=3))
+>>> load_cdnow_transactions(seed=3)["customer_id"].nunique() == round(CDNOW_CUSTOMERS * CUSTOMER_FRACTION)
 True
 >>> round(POINT_VALUE_YUAN, 2)
 0.1

@@ -32,9 +32,10 @@ drawn independently from :data:`SHORT_PRODUCTS`. Corporate customers hold 1 + Po
 :data:`GROUP_EXTRA_RATE`) group policies from :data:`GROUP_PRODUCTS`.
 
 Annual premiums (yuan) are lognormal with the product's mean and log-sd ``sigma``. The weighted
-mean of the long-term products is :data:`LONG_PREMIUM_MEAN` = 3,000 yuan, the brief's example of
-an average new-policy premium; with it the article's figures imply about 4.0 million
-single-policy and 5.3 million individual customers (see :func:`implied_customer_base`).
+mean of the long-term products is :data:`LONG_PREMIUM_MEAN` = 3,000 yuan, this course's
+assumption for an average new-policy premium (the article gives none); with it the article's
+figures imply about 4.0 million single-policy and 5.3 million individual customers (see
+:func:`implied_customer_base`).
 
 How many member companies know a customer is not set directly; it follows from the above (about
 three in four individual customers deal with one member company only).
@@ -42,8 +43,6 @@ three in four individual customers deal with one member company only).
 >>> policies = load_policies()
 >>> list(policies.columns)
 ['policy_id', 'customer_id', 'company', 'product', 'long_term', 'annual_premium']
->>> load_policies(seed=7).equals(load_policies(seed=7))
-True
 >>> sorted(load_customers()["customer_type"].unique())
 ['corporate', 'individual']
 """
@@ -61,9 +60,11 @@ from course.data.real import rdataset, variant_rows
 DEFAULT_SEED = 20_060_606
 
 # ---- figures from the article (篇6) -----------------------------------------------------------
-#: "Of individual customers, those who bought only one long-term policy are 76%" (据有的公司统计).
+#: "Of individual customers, those who bought only one long-term policy are 76%": one company's
+#: statistic (据有的公司统计), which the simulation applies to the whole group.
 ARTICLE_SHARE_ONE_LONG = 0.76
-#: "If only 10% of the customers with one policy bought one more ..."
+#: "If only 10% of the customers with one policy bought one more policy ..." (the article says
+#: one policy, 1份保单, not one long-term policy; the notebook reads it as the 76% group).
 ARTICLE_UPTAKE = 0.10
 #: "... new-policy premium would rise by 1.2 billion yuan" (12亿元新单保费).
 ARTICLE_NEW_PREMIUM_YUAN = 1.2e9
@@ -78,8 +79,12 @@ COMPANIES = {
 }
 
 # ---- sample size and customer mix ------------------------------------------------------------
-#: Customers in the sample (brief: tens of thousands, a sample of the group, fast to analyse).
-N_CUSTOMERS = 50_000
+#: Customers in the sample (tens of thousands: a sample of a group, fast to analyse).
+N_CUSTOMERS = 20_000
+#: A per-student variant samples N_CUSTOMERS +/- up to this many customers (uniform), so that
+#: counts differ between students by hundreds, not by a handful; the default data have exactly
+#: N_CUSTOMERS.
+N_CUSTOMERS_SPREAD = 2_000
 #: Share of customers that are corporate (group business); the rest are individuals.
 SHARE_CORPORATE = 0.02
 #: Regions of the customers and their weights (cosmetic; not a calibration target).
@@ -116,13 +121,15 @@ SHORT_PRODUCTS = [
     ("accident", "life", 0.20, 200.0, 0.6),  # 短期意外伤害保险
     ("short_medical", "health", 0.15, 600.0, 0.6),  # 短期医疗保险
 ]
-#: Group products for corporate customers; the group annuity (企业年金) is long-term.
+#: Group products for corporate customers: (product, company, weight, mean premium, log-sd,
+#: long-term). Group life and group health are one-year covers; the group annuity (an employer's
+#: pension plan) runs for many years, so it is long-term, like the individual annuity.
 GROUP_PRODUCTS = [
     ("group_life", "life", 0.40, 40_000.0, 1.0, False),
     ("group_health", "health", 0.35, 60_000.0, 1.0, False),
     ("group_annuity", "pension", 0.25, 300_000.0, 1.0, True),
 ]
-#: Mean annual premium of an individual long-term policy, yuan (the brief's 3,000 yuan example).
+#: Mean annual premium of an individual long-term policy, yuan (an assumption of this course).
 LONG_PREMIUM_MEAN = 3_000.0
 
 # ---- Caravan (CoIL 2000) ---------------------------------------------------------------------
@@ -137,6 +144,15 @@ CARAVAN_FEATURES = ["PPERSAUT", "MKOOPKLA", "PBRAND", "PWAPART", "APLEZIER", "MO
 CALL_COST_YUAN = 50.0
 #: Margin of one caravan policy sold, yuan (an assumption for the exercise).
 SALE_VALUE_YUAN = 600.0
+
+# ---- customer lifetime value (终身价值; assumptions of this course, not article figures) ------
+#: Share of a year's premium that is margin for the group.
+CLV_MARGIN_RATE = 0.15
+#: Annual discount rate.
+CLV_DISCOUNT_RATE = 0.08
+#: Probability that a customer stays another year, by number of long-term policies held
+#: (2 = two or more): customers with more policies are assumed to lapse less.
+CLV_RETENTION = {0: 0.60, 1: 0.85, 2: 0.92}
 
 
 def _check_constants() -> None:
@@ -182,6 +198,8 @@ def _products_frame() -> pd.DataFrame:
 def _generate(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     n = N_CUSTOMERS
+    if seed != DEFAULT_SEED:
+        n += int(rng.integers(-N_CUSTOMERS_SPREAD, N_CUSTOMERS_SPREAD + 1))
     products = _products_frame()
 
     corporate = rng.random(n) < SHARE_CORPORATE

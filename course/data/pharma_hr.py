@@ -10,7 +10,13 @@ Two tables:
   (distribution 流通, OTC, hospital 医院, essential drugs 基药), one row per employment spell over
   a 36-month window. Months 1 to ``SWITCH_MONTH - 1`` run under one uniform HR plan written for
   the agency/distribution model; from ``SWITCH_MONTH`` the OTC team alone moves to its own,
-  differentiated plan (a staged roll-out: OTC first, the other lines later, after the window).
+  differentiated plan. Introducing it in OTC first is this course's design (it leaves the other
+  lines as a comparison group); it is not what the article means by stages (阶段), which are the
+  firm's stages of development (see :data:`STAGE_HEADCOUNT`).
+
+Plus stated assumptions for the stage exercise: :data:`STAGE_HEADCOUNT` (firm K's sales staff
+by line at two stages of its development) and :func:`stage_costs` (what a leaver costs and what
+running OTC's own HR system costs, drawn per seed).
 
 The generator, in words: each line starts the window with ``HEADCOUNT[line]`` people. In every
 month each person on the payroll leaves with a constant monthly probability: the line's
@@ -167,3 +173,45 @@ def load_firm_k_roster(seed: int | None = None) -> pd.DataFrame:
     ``seed=None`` uses :data:`DEFAULT_SEED`; the same seed always gives the same roster.
     """
     return _simulate(DEFAULT_SEED if seed is None else int(seed)).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Stated assumptions: firm K at two stages of its development (the stage exercise)
+# --------------------------------------------------------------------------------------------
+
+#: Firm K's sales staff by line at two stages of its development (illustrative). ``stage_1``: the
+#: firm as the article describes it, run mainly on agency recruitment and distribution
+#: (招商代理和流通营销模式为主), with a small OTC team; ``stage_2``: the firm of the roster's window,
+#: after OTC and hospital business have grown (:data:`HEADCOUNT`).
+STAGE_HEADCOUNT = {
+    "stage_1": {"distribution": 500, "OTC": 40, "hospital": 120, "essential_drugs": 90},
+    "stage_2": dict(HEADCOUNT),
+}
+#: Default cost of one leaver (recruiting, training and lost sales until a new hire is up to
+#: speed), yuan, and default yearly cost of running a line's own HR system (its own pay scheme,
+#: appraisal, training and a specialised HR manager), yuan. Chosen so that, with the generator's
+#: true OTC effect, OTC's own plan pays once the OTC team has about 100 people: it loses money at
+#: stage 1 and pays at stage 2 (by construction).
+DEFAULT_STAGE_COSTS = {"replacement_cost": 60_000.0, "own_plan_cost": 1_080_000.0}
+#: Ranges for a per-student variant (uniform, rounded to 1,000 yuan).
+REPLACEMENT_COST_RANGE = (50_000.0, 70_000.0)
+OWN_PLAN_COST_RANGE = (900_000.0, 1_300_000.0)
+
+
+def stage_costs(seed: int | None = None) -> dict[str, float]:
+    """``replacement_cost`` (yuan per leaver) and ``own_plan_cost`` (yuan per year): a fresh dict.
+
+    ``seed=None`` is :data:`DEFAULT_STAGE_COSTS`; an integer draws both within their ranges.
+
+    >>> stage_costs()["replacement_cost"]
+    60000.0
+    >>> stage_costs(3) == stage_costs(3) != stage_costs(4)
+    True
+    """
+    if seed is None:
+        return dict(DEFAULT_STAGE_COSTS)
+    rng = np.random.default_rng([int(seed), 7])
+    return {
+        "replacement_cost": float(round(rng.uniform(*REPLACEMENT_COST_RANGE), -3)),
+        "own_plan_cost": float(round(rng.uniform(*OWN_PLAN_COST_RANGE), -3)),
+    }

@@ -1,6 +1,6 @@
 """Data for case 06, marketing-system reform (篇7 新时期的医药营销体系变革思考).
 
-Four tables:
+Seven tables:
 
 * :func:`load_pbs`: **real** monthly Australian Pharmaceutical Benefits Scheme (PBS) spending,
   ``fpp2::a10`` (anti-diabetic drugs, ATC A10) and ``fpp2::h02`` (corticosteroids, ATC H02),
@@ -16,6 +16,13 @@ Four tables:
   product's market and the sales of the largest rival in it (CNY million).
 * :func:`load_terminals`: **simulated** terminal coverage in 2010: per province and terminal
   type, how many terminals the firm targets and how many bought from it.
+* :func:`load_monthly`: the firm's **simulated** monthly sales, January 2006 to June 2011, with
+  the policy shock: from a month drawn per seed (:func:`policy_break`) sales drop to
+  ``1 + POLICY_LEVEL_SHIFT`` of their old level and grow more slowly. The quarterly ledger is
+  built from the same expected months, so the two agree up to their noise.
+* :func:`load_province_markets`: **simulated** 2010 market size per province and product.
+* :func:`load_firms`, :func:`load_spending`: **simulated** revenue and sales-and-marketing
+  spending by department and item of the case firm and its peers (the article's three stages).
 
 The generator, in words. Provinces are ranked by a noisy version of their 2010 census population
 (``PROVINCE_POPULATION`` times a log-normal factor with sd ``RANK_NOISE_SD``) and get Zipf
@@ -134,7 +141,7 @@ TOP5_SHARE_TARGET = 0.60
 #: share reaches this value.
 BASE_MARKET_SHARE = 0.50
 
-#: Distributors (商业公司) per province: drawn uniformly between these bounds.
+#: Distributors per province: drawn uniformly between these bounds.
 DISTRIBUTORS_MIN, DISTRIBUTORS_MAX = 3, 8
 #: Dirichlet concentration of distributor shares within a province (1 = uniform on the simplex).
 DISTRIBUTOR_ALPHA = 1.0
@@ -181,6 +188,21 @@ YEARS = (2008, 2009, 2010)
 QUARTER_FACTOR = (1.05, 0.95, 0.92, 1.08)
 #: Sd of the mean-one log-normal noise on every ledger cell.
 NOISE_SD = 0.25
+
+#: Months of the firm's monthly sales report (January 2006 to June 2011: the article looks back
+#: from mid-2011 at the reform that sped up from 2009).
+MONTHS = pd.date_range("2006-01-01", "2011-06-01", freq="MS")
+#: The reform reaches the firm's sales in one month of this window (first and last possible
+#: first month of the new regime), drawn per seed: the article says national policy and the
+#: provinces' rules came faster from 2009 on; the month and the size are this course's.
+POLICY_BREAK_WINDOW = ("2009-04-01", "2010-03-01")
+#: From the break on, the firm sells (1 + POLICY_LEVEL_SHIFT) of its old level (tender prices,
+#: lost hospital listings) and its log growth changes by POLICY_GROWTH_CHANGE a year
+#: (illustrative, not from the article).
+POLICY_LEVEL_SHIFT = -0.15
+POLICY_GROWTH_CHANGE = -0.08
+#: Sd of the mean-one log-normal noise on each month of the monthly report.
+MONTHLY_NOISE_SD = 0.03
 
 #: BCG thresholds (Boston Consulting Group growth-share matrix, conventional values): a star
 #: has market growth of at least 10% a year and a relative market share of at least 1.
@@ -258,19 +280,53 @@ def _structure(seed: int | None) -> dict:
     return {"weight": weight, "n_distributors": n_dist, "distributor_shares": shares}
 
 
+def _growth(seed: int | None) -> np.ndarray:
+    """Each product's annual growth: PRODUCT_GROWTH plus the seed's draw (stream 2's first draws)."""
+    return np.array([PRODUCT_GROWTH[g] for g in PRODUCTS]) + _rng(seed, 2).normal(0, PRODUCT_GROWTH_SD, len(PRODUCTS))
+
+
+def policy_break(seed: int | None) -> pd.Timestamp:
+    """The first month of the post-reform regime for ``seed`` (drawn in POLICY_BREAK_WINDOW)."""
+    first, last = (MONTHS.get_loc(pd.Timestamp(m)) for m in POLICY_BREAK_WINDOW)
+    return MONTHS[int(_rng(seed, 5).integers(first, last + 1))]
+
+
+def policy_factor(months: pd.DatetimeIndex, break_month: pd.Timestamp) -> np.ndarray:
+    """The reform's multiplier on the firm's sales: 1 before ``break_month``; from it on,
+    ``(1 + POLICY_LEVEL_SHIFT) * exp(POLICY_GROWTH_CHANGE * years since the break)``.
+
+    >>> policy_factor(pd.date_range("2009-11-01", periods=3, freq="MS"), pd.Timestamp("2009-12-01")).round(4).tolist()
+    [1.0, 0.85, 0.8444]
+    """
+    since = (months.year - break_month.year) * 12 + (months.month - break_month.month)
+    after = since >= 0
+    return np.where(after, (1 + POLICY_LEVEL_SHIFT) * np.exp(POLICY_GROWTH_CHANGE * np.maximum(since, 0) / 12), 1.0)
+
+
+@lru_cache(maxsize=16)
+def _expected_monthly(seed: int | None) -> np.ndarray:
+    """Expected sales (CNY million) per product (rows, PRODUCTS order) and month (MONTHS)."""
+    growth = _growth(seed)
+    mix = np.array([PRODUCT_MIX[g] for g in PRODUCTS])
+    # months counted from January 2008 = 1; mid-2008 (6.5) is the base of PRODUCT_MIX
+    m = (MONTHS.year - YEARS[0]) * 12 + MONTHS.month
+    season = np.array(QUARTER_FACTOR)[(MONTHS.month - 1) // 3]
+    level = FIRM_SALES_2008 * mix[:, None] * (1 + growth[:, None]) ** ((m.to_numpy() - 6.5) / 12) / 12
+    return level * season[None, :] * policy_factor(MONTHS, policy_break(seed))[None, :]
+
+
 @lru_cache(maxsize=16)
 def _sales_cached(seed: int | None) -> pd.DataFrame:
     rng = _rng(seed, 2)
     st = _structure(seed)
-    growth = np.array([PRODUCT_GROWTH[g] for g in PRODUCTS]) + rng.normal(0, PRODUCT_GROWTH_SD, len(PRODUCTS))
-    mix = np.array([PRODUCT_MIX[g] for g in PRODUCTS])
+    rng.normal(0, PRODUCT_GROWTH_SD, len(PRODUCTS))  # the growth draws, used by _growth
     term = np.array(
         [[TERMINAL_MIX["hospital_led" if g in HOSPITAL_LED else "pharmacy_led"][t] for t in TERMINALS] for g in PRODUCTS]
     )
-    t_index = np.arange(len(YEARS) * 4)
-    # expected annual-rate sales of product g in quarter t, divided over four quarters
-    level = FIRM_SALES_2008 * mix[:, None] * (1 + growth[:, None]) ** ((t_index[None, :] - 1.5) / 4) / 4
-    level = level * np.tile(QUARTER_FACTOR, len(YEARS))[None, :]
+    # expected sales of product g in each ledger quarter: the sum of its three months
+    in_ledger = MONTHS.year.isin(YEARS)
+    monthly = _expected_monthly(seed)[:, in_ledger]
+    level = monthly.reshape(len(PRODUCTS), len(YEARS) * 4, 3).sum(axis=2)
     # cell means: (distributor row) x terminal x product x quarter
     prov_idx = np.repeat(np.arange(len(PROVINCES)), st["n_distributors"])
     dist_no = np.concatenate([np.arange(1, n + 1) for n in st["n_distributors"]])
@@ -367,3 +423,198 @@ def load_terminals(seed: int | None = None) -> pd.DataFrame:
     products in 2010). ``seed=None``: the course-wide default data.
     """
     return _terminals_cached(seed).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Simulated data: the monthly sales report (the policy shock)
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _monthly_cached(seed: int | None) -> pd.DataFrame:
+    rng = _rng(seed, 8)
+    expected = _expected_monthly(seed).sum(axis=0)
+    noise = rng.lognormal(-MONTHLY_NOISE_SD**2 / 2, MONTHLY_NOISE_SD, len(MONTHS))
+    return pd.DataFrame({"date": MONTHS, "year": MONTHS.year, "month": MONTHS.month,
+                         "sales": expected * noise})
+
+
+def load_monthly(seed: int | None = None) -> pd.DataFrame:
+    """The firm's monthly pharma sales report, January 2006 to June 2011 (66 months).
+
+    Columns: ``date`` (first day of the month), ``year``, ``month`` (1-12) and ``sales`` (CNY
+    million, ex-factory, not seasonally adjusted). Expected sales are those of the ledger
+    (:func:`load_sales` sums the same expected months by quarter) times mean-one noise with sd
+    :data:`MONTHLY_NOISE_SD`; from :func:`policy_break` on they carry :func:`policy_factor`.
+    """
+    return _monthly_cached(seed).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Simulated data: each province's market by product (区域性层次性)
+# --------------------------------------------------------------------------------------------
+
+#: China's three economic belts (National Bureau of Statistics: east, central, west).
+REGIONS = {
+    "East": ("Beijing", "Tianjin", "Hebei", "Liaoning", "Shanghai", "Jiangsu", "Zhejiang", "Fujian",
+             "Shandong", "Guangdong", "Hainan"),
+    "Central": ("Shanxi", "Jilin", "Heilongjiang", "Anhui", "Jiangxi", "Henan", "Hubei", "Hunan"),
+    "West": ("Inner Mongolia", "Guangxi", "Chongqing", "Sichuan", "Guizhou", "Yunnan", "Tibet", "Shaanxi",
+             "Gansu", "Qinghai", "Ningxia", "Xinjiang"),
+}  # fmt: skip
+REGION_OF = {p: r for r, ps in REGIONS.items() for p in ps}
+#: How much larger the hospital-led categories (HOSPITAL_LED) are, per inhabitant, in each
+#: region than the other categories (illustrative: more care happens in hospitals in the east,
+#: more self-medication through pharmacies and clinics in the west).
+HOSPITAL_LED_TILT = {"East": 1.4, "Central": 1.0, "West": 0.7}
+#: Sd of the log-normal province x product noise on the rivals' sales.
+MARKET_MIX_NOISE_SD = 0.15
+
+
+@lru_cache(maxsize=16)
+def _province_markets_cached(seed: int | None) -> pd.DataFrame:
+    rng = _rng(seed, 7)
+    sales = _sales_cached(seed)
+    own = (sales[sales["year"] == YEARS[-1]].groupby(["province", "product"])["sales"].sum()
+           .unstack("product").reindex(index=list(PROVINCES), columns=list(PRODUCTS)).to_numpy())
+    national = _markets_cached(seed).query("year == @YEARS[-1]").set_index("product")["market_sales"]
+    rivals = national.reindex(list(PRODUCTS)).to_numpy() - own.sum(axis=0)
+    pop = np.array(list(PROVINCE_POPULATION.values()))
+    tilt = np.array([[HOSPITAL_LED_TILT[REGION_OF[p]] if g in HOSPITAL_LED else 1.0 for g in PRODUCTS]
+                     for p in PROVINCES])
+    weight = pop[:, None] * tilt * rng.lognormal(0.0, MARKET_MIX_NOISE_SD, tilt.shape)
+    market = own + rivals[None, :] * weight / weight.sum(axis=0, keepdims=True)
+    rows = [{"province": p, "region": REGION_OF[p], "product": g, "market_sales": float(market[i, j])}
+            for i, p in enumerate(PROVINCES) for j, g in enumerate(PRODUCTS)]
+    return pd.DataFrame(rows)
+
+
+def load_province_markets(seed: int | None = None) -> pd.DataFrame:
+    """Simulated 2010 market (category) sales per province and product, the firm's included.
+
+    Columns: ``province``, ``region`` ("East", "Central", "West"), ``product`` and
+    ``market_sales`` (CNY million). Per product, the provinces add up to the 2010
+    ``market_sales`` of :func:`load_markets`; each province's market is the firm's own 2010
+    sales there plus its rivals', which are spread over provinces by population, times
+    :data:`HOSPITAL_LED_TILT` for hospital-led products, times noise. The firm itself sells the
+    same mix everywhere (the ledger's product mix does not depend on the province): the lack of
+    a regional product strategy the article criticises, built in.
+    """
+    return _province_markets_cached(seed).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Simulated data: sales and marketing spending of the case firm and its peers (the stages)
+# --------------------------------------------------------------------------------------------
+
+#: Stage labels (the article's three stages) and the course's rule for reading them from
+#: spending: the marketing department's share of sales-and-marketing spending below the first
+#: threshold = led by the sales department, from the first to the second = both weighted
+#: equally, from the second on = led by the marketing department. The thresholds are this
+#: course's operationalisation; the article gives none.
+STAGES = ("sales-led", "equal weight", "marketing-led")
+STAGE_THRESHOLDS = (0.30, 0.50)
+#: Spending items and the department that runs each.
+SPENDING_ITEMS = {
+    "rep pay and bonuses": "sales", "conference selling": "sales", "relationship selling": "sales",
+    "market research": "marketing", "brand building": "marketing", "academic promotion": "marketing",
+}  # fmt: skip
+#: Expected split of each department's budget over its items.
+ITEM_MIX = {
+    "rep pay and bonuses": 0.60, "conference selling": 0.25, "relationship selling": 0.15,
+    "market research": 0.15, "brand building": 0.50, "academic promotion": 0.35,
+}  # fmt: skip
+#: Dirichlet concentration of the item split (higher = closer to ITEM_MIX).
+ITEM_CONCENTRATION = 50.0
+#: Peer drug makers in the table, the median and log-sd of their 2010 pharma revenue (CNY
+#: million) and their mean annual revenue growth and its sd.
+N_PEERS = 39
+PEER_REVENUE_MEDIAN, PEER_REVENUE_SIGMA = 800.0, 1.0
+PEER_GROWTH, PEER_GROWTH_SD = 0.12, 0.05
+#: Sales-and-marketing spending as a share of revenue (mean, sd of a normal draw per firm).
+SM_RATIO, SM_RATIO_SD = 0.35, 0.04
+#: Peers' marketing share = expit(STAGE_LOGIT_INTERCEPT + STAGE_LOGIT_SLOPE * ln(revenue /
+#: PEER_REVENUE_MEDIAN) + noise): larger firms lean more on marketing (the article: firms start
+#: sales-led and become marketing-led as they grow). Noise: normal, sd STAGE_LOGIT_NOISE_SD, drawn
+#: once per firm, plus STAGE_LOGIT_YEAR_SD per year.
+STAGE_LOGIT_INTERCEPT = -0.847  # expit = 0.30 at the median revenue
+STAGE_LOGIT_SLOPE = 0.8
+STAGE_LOGIT_NOISE_SD, STAGE_LOGIT_YEAR_SD = 0.3, 0.05
+#: The case firm's marketing share (the article's weak, sales-led firm, built in) and its sd per
+#: year.
+CASE_MARKETING_SHARE, CASE_MARKETING_SHARE_SD = 0.12, 0.01
+#: Each stage has at least this many peers in 2010 (else the draw is redrawn), so the notebook's
+#: table by stage has every row.
+MIN_PEERS_PER_STAGE = 4
+CASE_FIRM = "case firm"
+
+
+def stage_of(marketing_share: float) -> str:
+    """The stage read from a marketing share by the course's rule (STAGE_THRESHOLDS).
+
+    >>> [stage_of(x) for x in (0.1, 0.3, 0.49, 0.5)]
+    ['sales-led', 'equal weight', 'equal weight', 'marketing-led']
+    """
+    low, high = STAGE_THRESHOLDS
+    return STAGES[0] if marketing_share < low else STAGES[1] if marketing_share < high else STAGES[2]
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@lru_cache(maxsize=16)
+def _spending_cached(seed: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    firm_revenue = _sales_cached(seed).groupby("year")["sales"].sum()
+    peers = [f"peer {i:02d}" for i in range(1, N_PEERS + 1)]
+    for attempt in range(1000):
+        rng = np.random.default_rng([DEFAULT_SEED if seed is None else seed, 6, attempt])
+        rev_2010 = PEER_REVENUE_MEDIAN * np.exp(PEER_REVENUE_SIGMA * rng.standard_normal(N_PEERS))
+        growth = rng.normal(PEER_GROWTH, PEER_GROWTH_SD, N_PEERS)
+        firm_effect = rng.normal(0.0, STAGE_LOGIT_NOISE_SD, N_PEERS)
+        revenue, share = {}, {}
+        for k, year in enumerate(YEARS):
+            back = len(YEARS) - 1 - k
+            rev = rev_2010 / (1 + growth) ** back
+            logit = (STAGE_LOGIT_INTERCEPT + STAGE_LOGIT_SLOPE * np.log(rev / PEER_REVENUE_MEDIAN) + firm_effect
+                     + rng.normal(0.0, STAGE_LOGIT_YEAR_SD, N_PEERS))
+            revenue[year] = np.r_[firm_revenue[year], rev]
+            share[year] = np.r_[rng.normal(CASE_MARKETING_SHARE, CASE_MARKETING_SHARE_SD), _expit(logit)]
+        stages = [stage_of(x) for x in share[YEARS[-1]][1:]]
+        if all(stages.count(st) >= MIN_PEERS_PER_STAGE for st in STAGES):
+            break
+    else:  # pragma: no cover
+        raise RuntimeError(f"seed {seed}: no draw with {MIN_PEERS_PER_STAGE} peers per stage")
+    firms = [CASE_FIRM, *peers]
+    sm_ratio = rng.normal(SM_RATIO, SM_RATIO_SD, len(firms))
+    items = list(SPENDING_ITEMS)
+    rows, revenue_rows = [], []
+    for year in YEARS:
+        for i, firm in enumerate(firms):
+            total = revenue[year][i] * sm_ratio[i]
+            revenue_rows.append({"firm": firm, "year": year, "revenue": float(revenue[year][i])})
+            for dept, dept_share in (("sales", 1 - share[year][i]), ("marketing", share[year][i])):
+                dept_items = [it for it in items if SPENDING_ITEMS[it] == dept]
+                split = rng.dirichlet(ITEM_CONCENTRATION * np.array([ITEM_MIX[it] for it in dept_items]))
+                for item, w in zip(dept_items, split, strict=True):
+                    rows.append({"firm": firm, "year": year, "department": dept, "item": item,
+                                 "spend": float(total * dept_share * w)})
+    return pd.DataFrame(revenue_rows), pd.DataFrame(rows)
+
+
+def load_firms(seed: int | None = None) -> pd.DataFrame:
+    """Revenue of the case firm's pharma division and of N_PEERS peer drug makers, 2008-2010.
+
+    Columns: ``firm`` (:data:`CASE_FIRM` or "peer 01" ...), ``year`` and ``revenue`` (CNY
+    million; the case firm's is its ledger total, :func:`load_sales`). Simulated.
+    """
+    return _spending_cached(seed)[0].copy()
+
+
+def load_spending(seed: int | None = None) -> pd.DataFrame:
+    """Sales-and-marketing spending per firm, year and item, 2008-2010 (simulated).
+
+    Columns: ``firm``, ``year``, ``department`` ("sales" or "marketing"), ``item`` (one of
+    :data:`SPENDING_ITEMS`) and ``spend`` (CNY million).
+    """
+    return _spending_cached(seed)[1].copy()

@@ -1,4 +1,4 @@
-"""Case 01 (strategy stability): simulated sales, strategy log and rep roster for two divisions.
+"""Case 01 (strategy stability): simulated sales, strategy log, rep roster, managers and plans.
 
 Article: 篇1 建立高效医药营销体系的游戏规则(一) ("Rules of the game for an efficient pharma
 marketing system, part 1") by Shi Lichen (史立臣). Its small case: a trend-chasing owner resets
@@ -33,11 +33,34 @@ Calibration (the brief's targets; tested in ``tests/test_data_strategy.py``):
   where ``n12(t)`` is the number of switches in the division in months ``t-11 .. t`` (months
   before month 1 had none). A leaver is replaced :data:`HIRE_LAG_MONTHS` months after the exit
   month (one month stays vacant).
-* **Sales.** A rep's monthly sales (thousand yuan) = potential x multiplier x noise, where the
-  potential is lognormal with mean :data:`POTENTIAL_MEAN_KYUAN` and the noise is lognormal with
-  mean 1 and log-sd :data:`NOISE_SIGMA`. The total is split over the four products with
-  Dirichlet shares centred on :data:`MIX_LEAD` (lead product), :data:`MIX_FOCUS_OTHER` (the
-  other product of the focus line) and :data:`MIX_OTHER_LINE` (each product of the other line).
+* **Managers (lasting damage).** Each division has :data:`TEAMS_PER_DIVISION` teams, each led by
+  a manager; a rep stays in one team (a replacement joins the leaver's team). At the end of
+  month ``t`` a manager leaves with probability::
+
+      h_m(t) = MANAGER_BASE_HAZARD * MANAGER_HAZARD_RATIO_PER_SWITCH ** n12(t)
+
+  (the article: the managers at every level "could not take it"). The post stays vacant for 1
+  to :data:`MANAGER_MAX_VACANCY` months (uniform). From the month after the exit, the team sells
+  ``1 - ACCOUNT_LOSS`` of what it sold before, **for good**: the hospital and pharmacy accounts
+  the manager held leave with them (this course's mechanism for the article's "competitiveness
+  was gone"). A team that has lost ``k`` managers sells ``(1 - ACCOUNT_LOSS) ** k``.
+* **Sub-strategies (plans).** Three plans carry the marketing strategy into the sales force,
+  one for each of three of the article's six parts: the incentive plan (sales-force HR system),
+  the call plan (customer management system) and the targets and budget (marketing control
+  system). Each favours one line (OTC or Rx). The stable division's plans always favour its
+  focus line. The switching division's follow its focus line on their own calendars
+  (:data:`PLAN_RULES`): the incentive plan is reset once a year, in months 1, 13 and 25, to the
+  focus line then in force; the call plan favours the focus line of 2 months earlier, the budget
+  that of 3 months earlier (months before month 1: the month-1 focus).
+* **Sales.** A rep's monthly sales (thousand yuan) = potential x multiplier x team accounts x
+  noise, where the potential is lognormal with mean :data:`POTENTIAL_MEAN_KYUAN` and the noise
+  is lognormal with mean 1 and log-sd :data:`NOISE_SIGMA`. The total is split over the four
+  products with Dirichlet shares centred on the month's expected mix: the focus line gets
+  ``FOCUS_SHARE_MISALIGNED + (FOCUS_SHARE_ALIGNED - FOCUS_SHARE_MISALIGNED) * a`` where ``a``
+  is the share of the three plans that favour the focus line (so 0.70 when all three do, 0.30
+  when none does: effort goes where the plans point); within the focus line the lead product
+  and the other product split it :data:`MIX_LEAD` : :data:`MIX_FOCUS_OTHER`; the other line's
+  two products share the rest equally (:data:`MIX_OTHER_LINE` each when all plans agree).
 
 ``seed=None`` gives the course-wide default data (seed :data:`DEFAULT_SEED`); an integer gives a
 reproducible per-student variant.
@@ -47,7 +70,9 @@ reproducible per-student variant.
 ['stable', 'switching']
 >>> load_strategy_log().shape
 (72, 4)
->>> load_sales(seed=3).equals(load_sales(seed=3))
+>>> load_managers().groupby("division")["team"].nunique().to_dict()
+{'stable': 10, 'switching': 10}
+>>> sorted(load_plans()["system"].unique()) == sorted(PLAN_SYSTEMS)
 True
 """
 
@@ -107,10 +132,49 @@ POTENTIAL_MEAN_KYUAN = 100.0
 POTENTIAL_SIGMA = 0.25
 #: Log-sd of the month-to-month multiplicative noise on a rep's sales (mean-one lognormal).
 NOISE_SIGMA = 0.10
-#: Expected product mix: lead product, the focus line's other product, each other-line product.
+#: Expected product mix when all three plans favour the focus line: lead product, the focus
+#: line's other product, each other-line product.
 MIX_LEAD = 0.50
 MIX_FOCUS_OTHER = 0.20
 MIX_OTHER_LINE = 0.15
+#: Expected share of the focus line when all three plans favour it (= MIX_LEAD + MIX_FOCUS_OTHER)
+#: and when none does (the mirror image: the effort goes to the line the plans favour).
+FOCUS_SHARE_ALIGNED = MIX_LEAD + MIX_FOCUS_OTHER
+FOCUS_SHARE_MISALIGNED = 1.0 - FOCUS_SHARE_ALIGNED
+
+#: Teams per division, and reps per team at month 1 (a bigger simulated firm,
+#: ``simulate(reps_per_division=...)``, has more teams of the same size).
+TEAMS_PER_DIVISION = 10
+REPS_PER_TEAM = REPS_PER_DIVISION // TEAMS_PER_DIVISION
+#: Monthly exit probability of a manager with no switch in the trailing 12 months (~7% a year).
+MANAGER_BASE_HAZARD = 0.006
+#: Rise in a manager's monthly exit probability per switch in the trailing 12 months; larger
+#: than the reps' HAZARD_RATIO_PER_SWITCH (the article's managers are the ones who give up).
+MANAGER_HAZARD_RATIO_PER_SWITCH = 1.6
+#: A manager's post stays vacant between 1 and this many months (uniform).
+MANAGER_MAX_VACANCY = 3
+#: Share of a team's sales lost for good when its manager leaves (the accounts go too).
+ACCOUNT_LOSS = 0.20
+#: The notebook's manager-exit event study: a baseline of the EVENT_BEFORE months up to the
+#: exit month and EVENT_AFTER months after it; a draw keeps at least MIN_MANAGER_EVENTS such
+#: exits (both divisions together), else the simulation is redrawn.
+EVENT_BEFORE, EVENT_AFTER = 3, 6
+MIN_MANAGER_EVENTS = 3
+
+#: The three plans (sub-strategies) and the article's part of the marketing strategy each carries.
+PLAN_SYSTEMS = {
+    "incentive plan": "sales-force HR system",
+    "call plan": "customer management system",
+    "targets and budget": "marketing control system",
+}
+#: How the switching division's plans follow its focus line: ("reset", months) = set to the
+#: focus line in force in each of those months and kept until the next reset; ("lag", k) = the
+#: focus line of k months earlier (the month-1 focus before month 1 + k).
+PLAN_RULES = {
+    "incentive plan": ("reset", (1, 13, 25)),
+    "call plan": ("lag", 2),
+    "targets and budget": ("lag", 3),
+}
 #: Dirichlet concentration of the monthly product mix (higher = closer to the expected mix).
 MIX_CONCENTRATION = 60.0
 
@@ -134,6 +198,38 @@ def hazard(n_switches_12m: np.ndarray | float) -> np.ndarray:
     return BASE_HAZARD * HAZARD_RATIO_PER_SWITCH ** np.asarray(n_switches_12m, dtype=float)
 
 
+def manager_hazard(n_switches_12m: np.ndarray | float) -> np.ndarray:
+    """Monthly exit probability of a manager for a given number of trailing-12-month switches.
+
+    >>> round(float(manager_hazard(0)), 4), round(float(manager_hazard(3)), 5)
+    (0.006, 0.02458)
+    """
+    return MANAGER_BASE_HAZARD * MANAGER_HAZARD_RATIO_PER_SWITCH ** np.asarray(n_switches_12m, dtype=float)
+
+
+def plan_lines(focus_lines: list[str]) -> dict[str, list[str]]:
+    """The line each plan favours, month by month, for a division's focus lines (month 1 first).
+
+    >>> plans = plan_lines(["Rx"] * 6 + ["OTC"] * 9)
+    >>> "".join(x[0] for x in plans["incentive plan"])
+    'RRRRRRRRRRRROOO'
+    >>> "".join(x[0] for x in plans["call plan"])
+    'RRRRRRRROOOOOOO'
+    """
+    out = {}
+    for system, (kind, arg) in PLAN_RULES.items():
+        if kind == "reset":
+            current, lines = focus_lines[0], []
+            for month, line in enumerate(focus_lines, start=1):
+                if month in arg:
+                    current = line
+                lines.append(current)
+        else:
+            lines = [focus_lines[max(m - arg, 0)] for m in range(len(focus_lines))]
+        out[system] = lines
+    return out
+
+
 def trailing_switches(is_switch: np.ndarray, window: int = 12) -> np.ndarray:
     """Switches in the trailing ``window`` months, the current month included.
 
@@ -148,11 +244,13 @@ def trailing_switches(is_switch: np.ndarray, window: int = 12) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Simulation:
-    """The three tables of one simulated firm."""
+    """The five tables of one simulated firm."""
 
     sales: pd.DataFrame
     strategy_log: pd.DataFrame
     roster: pd.DataFrame
+    managers: pd.DataFrame
+    plans: pd.DataFrame
 
 
 def _switching_log(rng: np.random.Generator) -> tuple[list[str], list[str]]:
@@ -176,41 +274,68 @@ def _switching_log(rng: np.random.Generator) -> tuple[list[str], list[str]]:
             return lines, leads
 
 
-def _mix(focus_line: str, lead: str) -> np.ndarray:
-    """Expected share of each product in PRODUCTS for a given focus."""
+def focus_share(aligned_share: float) -> float:
+    """Expected share of the focus line in sales when ``aligned_share`` of the plans favour it.
+
+    >>> [round(focus_share(k / 3), 4) for k in range(4)]
+    [0.3, 0.4333, 0.5667, 0.7]
+    """
+    return FOCUS_SHARE_MISALIGNED + (FOCUS_SHARE_ALIGNED - FOCUS_SHARE_MISALIGNED) * aligned_share
+
+
+def expected_mix(focus_line: str, lead: str, aligned_share: float = 1.0) -> np.ndarray:
+    """Expected share of each product in PRODUCTS for a given focus and plan alignment.
+
+    >>> expected_mix("Rx", "Rx capsule").round(2).tolist()
+    [0.15, 0.15, 0.5, 0.2]
+    """
+    f = focus_share(aligned_share)
+    within = {"lead": MIX_LEAD / FOCUS_SHARE_ALIGNED, "other": MIX_FOCUS_OTHER / FOCUS_SHARE_ALIGNED}
     return np.array([
-        MIX_LEAD if p == lead else MIX_FOCUS_OTHER if p.startswith(focus_line + " ") else MIX_OTHER_LINE
+        f * within["lead"] if p == lead else f * within["other"] if p.startswith(focus_line + " ") else (1 - f) / 2
         for p in PRODUCTS
     ])
 
 
 def _simulate_division(
     rng: np.random.Generator, division: str, lines: list[str], leads: list[str], n_reps: int
-) -> tuple[list[tuple], list[dict]]:
+) -> tuple[list[tuple], list[dict], list[dict], dict[str, list[str]]]:
     prefix = "ST" if division == "stable" else "SW"
     is_switch = np.array([m > 0 and (lines[m] != lines[m - 1] or leads[m] != leads[m - 1])
                           for m in range(N_MONTHS)])
     n12 = trailing_switches(is_switch)
     switch_months = np.flatnonzero(is_switch) + 1
+    plans = plan_lines(lines)
+    aligned = np.mean([[plans[s][m] == lines[m] for m in range(N_MONTHS)] for s in PLAN_SYSTEMS], axis=0)
     reps: list[dict] = []
+    managers: list[dict] = []
+    n_teams = max(1, n_reps // REPS_PER_TEAM)
+    team_accounts = np.ones(n_teams + 1)                    # index = team number (1-based)
 
-    def hire(month: int) -> None:
+    def hire(month: int, team: int) -> None:
         potential = POTENTIAL_MEAN_KYUAN * np.exp(
             POTENTIAL_SIGMA * rng.standard_normal() - POTENTIAL_SIGMA**2 / 2)
-        reps.append({"rep_id": f"{prefix}-{len(reps) + 1:03d}", "division": division,
+        reps.append({"rep_id": f"{prefix}-{len(reps) + 1:03d}", "division": division, "team": team,
                      "hire_month": month, "exit_month": None, "potential_kyuan": round(float(potential), 2)})
 
-    for _ in range(n_reps):
-        hire(-int(rng.integers(0, MAX_INITIAL_TENURE)))
+    def appoint(month: int, team: int) -> None:
+        managers.append({"manager_id": f"{prefix}-M{len(managers) + 1:02d}", "division": division,
+                         "team": team, "first_month": month, "last_month": None})
+
+    for i in range(n_reps):
+        hire(-int(rng.integers(0, MAX_INITIAL_TENURE)), i % n_teams + 1)
+    for team in range(1, n_teams + 1):
+        appoint(-int(rng.integers(0, MAX_INITIAL_TENURE)), team)
     rows: list[tuple] = []
     for month in range(1, N_MONTHS + 1):
         active = [r for r in reps if r["hire_month"] <= month and r["exit_month"] is None]
         past = switch_months[switch_months <= month]
         switch_mult = float(ramp(month - past[-1])) if len(past) else 1.0
-        mix = _mix(lines[month - 1], leads[month - 1]) * MIX_CONCENTRATION
+        mix = expected_mix(lines[month - 1], leads[month - 1], float(aligned[month - 1])) * MIX_CONCENTRATION
         hires = np.array([r["hire_month"] for r in active])
         potential = np.array([r["potential_kyuan"] for r in active])
-        mult = np.minimum(switch_mult, ramp(month - hires))
+        accounts = team_accounts[[r["team"] for r in active]]
+        mult = np.minimum(switch_mult, ramp(month - hires)) * accounts
         noise = np.exp(NOISE_SIGMA * rng.standard_normal(len(active)) - NOISE_SIGMA**2 / 2)
         amounts = np.round((potential * mult * noise)[:, None] * rng.dirichlet(mix, size=len(active)), 3)
         for rep, rep_amounts in zip(active, amounts.tolist(), strict=True):
@@ -221,13 +346,41 @@ def _simulate_division(
             if leaves:
                 rep["exit_month"] = month
                 if month + HIRE_LAG_MONTHS <= N_MONTHS:
-                    hire(month + HIRE_LAG_MONTHS)
-    return rows, reps
+                    hire(month + HIRE_LAG_MONTHS, rep["team"])
+        in_post = [m for m in managers if m["first_month"] <= month and m["last_month"] is None]
+        quitting = rng.random(len(in_post)) < float(manager_hazard(n12[month - 1]))
+        vacancy = rng.integers(1, MANAGER_MAX_VACANCY + 1, len(in_post))
+        for manager, quits, gap in zip(in_post, quitting, vacancy, strict=True):
+            if quits:
+                manager["last_month"] = month
+                team_accounts[manager["team"]] *= 1 - ACCOUNT_LOSS
+                if month + 1 + gap <= N_MONTHS:
+                    appoint(month + 1 + int(gap), manager["team"])
+    return rows, reps, managers, plans
+
+
+def manager_events(managers: pd.DataFrame) -> pd.DataFrame:
+    """Manager exits whose 3-month baseline and 6-month aftermath fit in months 1-36.
+
+    These are the exits the notebook's event study uses: last month ``e`` with
+    ``EVENT_BEFORE <= e <= N_MONTHS - EVENT_AFTER``.
+    """
+    last = managers["last_month"]
+    return managers[last.notna() & (last >= EVENT_BEFORE) & (last <= N_MONTHS - EVENT_AFTER)]
 
 
 @lru_cache(maxsize=16)
 def _simulate_cached(seed: int, reps_per_division: int) -> Simulation:
-    rng = np.random.default_rng(seed)
+    # Redraw (a derived stream) in the rare case the firm has too few manager exits for the
+    # notebook's event study; most seeds keep their first draw.
+    for attempt in range(1000):
+        sim = _draw(np.random.default_rng(seed if attempt == 0 else [seed, attempt]), reps_per_division)
+        if len(manager_events(sim.managers)) >= MIN_MANAGER_EVENTS:
+            return sim
+    raise RuntimeError(f"seed {seed}: no draw with {MIN_MANAGER_EVENTS} manager exits")  # pragma: no cover
+
+
+def _draw(rng: np.random.Generator, reps_per_division: int) -> Simulation:
     sw_lines, sw_leads = _switching_log(rng)
     focus = {
         "stable": ([STABLE_FOCUS[0]] * N_MONTHS, [STABLE_FOCUS[1]] * N_MONTHS),
@@ -235,10 +388,16 @@ def _simulate_cached(seed: int, reps_per_division: int) -> Simulation:
     }
     rows: list[tuple] = []
     reps: list[dict] = []
+    managers: list[dict] = []
+    plan_rows: list[tuple] = []
     for division in DIVISIONS:
-        div_rows, div_reps = _simulate_division(rng, division, *focus[division], reps_per_division)
+        div_rows, div_reps, div_managers, div_plans = _simulate_division(
+            rng, division, *focus[division], reps_per_division)
         rows += div_rows
         reps += div_reps
+        managers += div_managers
+        plan_rows += [(m + 1, division, system, div_plans[system][m])
+                      for system in PLAN_SYSTEMS for m in range(N_MONTHS)]
     sales = pd.DataFrame(rows, columns=["month", "division", "rep_id", "line", "product", "sales_kyuan"])
     log = pd.DataFrame(
         [(m + 1, d, focus[d][0][m], focus[d][1][m]) for d in DIVISIONS for m in range(N_MONTHS)],
@@ -246,15 +405,20 @@ def _simulate_cached(seed: int, reps_per_division: int) -> Simulation:
     )
     roster = pd.DataFrame(reps)
     roster["exit_month"] = roster["exit_month"].astype("Int64")
-    roster = roster[["rep_id", "division", "hire_month", "exit_month", "potential_kyuan"]]
-    return Simulation(sales=sales, strategy_log=log, roster=roster)
+    roster = roster[["rep_id", "division", "team", "hire_month", "exit_month", "potential_kyuan"]]
+    mgr = pd.DataFrame(managers)
+    mgr["last_month"] = mgr["last_month"].astype("Int64")
+    mgr = mgr.sort_values(["division", "team", "first_month"], ignore_index=True)
+    plans = (pd.DataFrame(plan_rows, columns=["month", "division", "system", "line"])
+             .sort_values(["division", "month", "system"], ignore_index=True))
+    return Simulation(sales=sales, strategy_log=log, roster=roster, managers=mgr, plans=plans)
 
 
 def simulate(seed: int | None = None, *, reps_per_division: int = REPS_PER_DIVISION) -> Simulation:
-    """All three tables for one seed (``None`` = :data:`DEFAULT_SEED`); fresh copies."""
+    """All five tables for one seed (``None`` = :data:`DEFAULT_SEED`); fresh copies."""
     sim = _simulate_cached(DEFAULT_SEED if seed is None else int(seed), int(reps_per_division))
-    return Simulation(sales=sim.sales.copy(), strategy_log=sim.strategy_log.copy(),
-                      roster=sim.roster.copy())
+    return Simulation(*(frame.copy() for frame in (sim.sales, sim.strategy_log, sim.roster,
+                                                   sim.managers, sim.plans)))
 
 
 def load_sales(seed: int | None = None) -> pd.DataFrame:
@@ -270,7 +434,21 @@ def load_strategy_log(seed: int | None = None) -> pd.DataFrame:
 
 
 def load_roster(seed: int | None = None) -> pd.DataFrame:
-    """One row per rep: ``rep_id``, ``division``, ``hire_month`` (first month worked; 0 or
-    negative = hired before month 1), ``exit_month`` (last month worked; <NA> = still employed
-    after month 36) and ``potential_kyuan`` (sales at full productivity, thousand yuan/month)."""
+    """One row per rep: ``rep_id``, ``division``, ``team`` (1-10 within the division),
+    ``hire_month`` (first month worked; 0 or negative = hired before month 1), ``exit_month``
+    (last month worked; <NA> = still employed after month 36) and ``potential_kyuan`` (sales at
+    full productivity in a team that has lost no manager, thousand yuan/month)."""
     return simulate(seed).roster
+
+
+def load_managers(seed: int | None = None) -> pd.DataFrame:
+    """One row per team manager: ``manager_id``, ``division``, ``team``, ``first_month`` (first
+    month in post; 0 or negative = before month 1) and ``last_month`` (last month in post; <NA> =
+    still in post after month 36). A post can stay vacant for a few months between managers."""
+    return simulate(seed).managers
+
+
+def load_plans(seed: int | None = None) -> pd.DataFrame:
+    """One row per month, division and plan: ``month``, ``division``, ``system`` (one of
+    :data:`PLAN_SYSTEMS`) and ``line``, the product line (OTC/Rx) that plan favours that month."""
+    return simulate(seed).plans
