@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Page, expect
 
-from course import notebooks, variants
+from course import cells, ipynb, variants
 from course.data import strategy
 from tests.browser import pages
 from tests.hub import kit, services
@@ -150,7 +150,7 @@ def _work(people, deployment, story, student: str, twice: bool) -> None:
     answers = kit.solved(case)
     dom = pages.cells(panel)
     for index, cell in enumerate(answers.cells):
-        if notebooks.is_answer_cell(cell):
+        if cells.is_answer(cell):
             pages.type_into_cell(page, dom.nth(index), cell.source)
     dialog = pages.validate(page, panel)
     expect(dialog.locator(".validation-success")).to_be_visible()
@@ -219,7 +219,7 @@ def test_instructor_collects_in_the_formgrader(deployment, people, story):
     for (student, case) in story.submitted:
         assert (deployment.course / "submitted" / student / case / f"{case}.ipynb").is_file()
     # the later of Alice's two submissions is the one collected
-    alice = notebooks.read(deployment.course / "submitted" / ALICE / kit.CASE_ON_TIME / f"{kit.CASE_ON_TIME}.ipynb")
+    alice = ipynb.read(deployment.course / "submitted" / ALICE / kit.CASE_ON_TIME / f"{kit.CASE_ON_TIME}.ipynb")
     written = kit.written_answers(alice)[0]
     assert alice.cells[written].source.startswith(WRITTEN_MARK), "collect kept Alice's first submission"
     page.close()
@@ -357,8 +357,8 @@ def test_export_has_both_students_per_question(deployment, story):
         rows = list(csv.DictReader(handle))
     students = {r.get("student") or r.get("student_id") for r in rows}
     assert {ALICE, BOB} <= students, f"questions.csv has {sorted(filter(None, students))}"
-    test_ids = {notebooks.nbgrader_meta(c)["grade_id"] for c in kit.source_notebook(kit.CASE_ON_TIME).cells
-                if notebooks.nbgrader_meta(c).get("grade")}
+    test_ids = {cells.nbgrader(c)["grade_id"] for c in kit.source_notebook(kit.CASE_ON_TIME).cells
+                if cells.nbgrader(c).get("grade")}
     header = set(rows[0]) if rows else set()
     columns = " ".join(header | {v for r in rows for v in r.values() if v})
     missing = [g for g in test_ids if g not in columns]
