@@ -18,7 +18,7 @@ Each customer is ``individual`` (a person, 个人客户) or, with probability
 An individual customer holds ``L`` long-term policies (长险: term over one year; life, health and
 pension products) with ``P(L = l)`` = :data:`LONG_COUNT_PROBS`, where ``P(L = 1)`` is the
 article's 76% (:data:`ARTICLE_SHARE_ONE_LONG`): so 76% of individual customers hold exactly one
-long-term policy, up to sampling noise (sd about 0.2 percentage points at this size). Customers
+long-term policy, up to sampling noise (sd about 0.3 percentage points at this size). Customers
 with ``L = 0`` hold short-term cover only (1 + Poisson(:data:`SHORT_EXTRA_RATE_SHORT_ONLY`)
 policies, e.g. motor insurance); the others add Poisson(:data:`SHORT_RATE_WITH_LONG`) short-term
 policies (短险: one year or less).
