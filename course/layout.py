@@ -35,15 +35,22 @@ CONFIG_FILE = "nbgrader_config.py"
 
 
 def tools_on_path() -> None:
-    """Put this interpreter's own ``bin`` folder first on ``PATH`` if it is not there.
+    """Put this installation's script folders (the interpreter's ``bin``; for a user install,
+    the user's) first on ``PATH`` where they are missing.
 
     nbgrader runs ``alembic`` (and the kit runs ``nbgrader``/``jupyter``) by name; a venv's
     ``course`` run by its path, without activating the venv, would otherwise not find them.
     """
-    here = str(Path(sys.executable).parent)
-    parts = os.environ.get("PATH", "").split(os.pathsep)
-    if here not in parts:
-        os.environ["PATH"] = os.pathsep.join([here, *[p for p in parts if p]])
+    import site
+    import sysconfig
+
+    wanted = [str(Path(sys.executable).parent), sysconfig.get_path("scripts")]
+    if site.ENABLE_USER_SITE:  # `pip install --user`: the scripts are in ~/.local/bin
+        wanted.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    missing = [w for w in dict.fromkeys(wanted) if w and w not in parts and os.path.isdir(w)]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*missing, *parts])
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,7 @@ class Course:
                 shutil.copy2(self.root / name, dest / name)
         ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
         for step in ("source", "release"):
-            here = self.folder(step)  # type: ignore[arg-type]
+            here = self.folder(step)
             if here.is_dir():
                 shutil.copytree(here, dest / here.relative_to(self.root), ignore=ignore, dirs_exist_ok=True)
         copy = Course.load(dest)

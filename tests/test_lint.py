@@ -19,3 +19,12 @@ def test_ruff_is_clean():
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean():
+    """The typed boundaries (course/sandboxed/protocol.py and the modules using it) type-check."""
+    mypy = shutil.which("mypy")
+    if mypy is None:
+        pytest.skip("mypy is not installed (it is in the [test] extra)")
+    proc = subprocess.run([mypy, "course"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

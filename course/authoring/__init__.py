@@ -16,6 +16,8 @@ nbgrader's Create Assignment toolbar, or regenerate it with these helpers).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from textwrap import dedent
 
 import nbformat
@@ -24,6 +26,18 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course.cells import metadata
 from course.ipynb import clean
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one cell of a notebook, found by ``course build`` or ``course check``."""
+
+    notebook: Path
+    cell: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.notebook}: {self.cell}: {self.message}"
 
 
 def _text(source: str) -> str:

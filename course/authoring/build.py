@@ -14,34 +14,24 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from course import cells, ipynb
+from course.authoring import Problem
 from course.errors import CourseError, MarkerError
 from course.layout import Course, notebooks
 
 
-@dataclass(frozen=True)
-class Leak:
-    path: Path
-    cell: str
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: cell {self.cell}: {self.what}"
-
-
-def leaks(source_path: Path, release_path: Path, markers: cells.Markers = cells.DEFAULT_MARKERS) -> list[Leak]:
+def leaks(source_path: Path, release_path: Path, markers: cells.Markers = cells.DEFAULT_MARKERS) -> list[Problem]:
     """Solution or hidden-test content found in a release notebook."""
-    found: list[Leak] = []
+    found: list[Problem] = []
     source = ipynb.read(source_path)
     release = ipynb.read(release_path)
     by_id = {cells.grade_id(c): c for c in release.cells if cells.grade_id(c)}
     for cell in release.cells:
         marker = next((m for m in markers.all() if m in cell.source), None)
         if marker:
-            found.append(Leak(release_path, cells.label(cell), f"contains the marker {marker!r}"))
+            found.append(Problem(release_path, f"cell {cells.label(cell)}", f"contains the marker {marker!r}"))
     for index, cell in enumerate(source.cells):
         secret = cells.secret_lines(cell.source, markers)
         if cells.is_answer(cell) and not any(m in cell.source for m in markers.all()):
@@ -55,7 +45,7 @@ def leaks(source_path: Path, release_path: Path, markers: cells.Markers = cells.
             continue
         shown = {line.strip() for line in target.source.splitlines()}
         for line in sorted(secret & shown):
-            found.append(Leak(release_path, cells.label(cell), f"shows hidden line {line[:60]!r}"))
+            found.append(Problem(release_path, f"cell {cells.label(cell)}", f"shows hidden line {line[:60]!r}"))
     return found
 
 

@@ -23,6 +23,7 @@ from nbformat import NotebookNode
 
 from course import cells as cellmod
 from course import ipynb, plots
+from course.authoring import Problem
 from course.authoring.key import answer_names
 from course.layout import Course, notebooks
 
@@ -30,16 +31,6 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 #: A chart cell must sit next to a markdown cell that carries this phrase (screen readers,
 #: and anyone skimming): a one-sentence description of what the chart shows.
 DESCRIPTION_MARK = "**Chart description:**"
-
-
-@dataclass
-class Problem:
-    notebook: Path
-    cell: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.notebook}: {self.cell}: {self.message}"
 
 
 @dataclass
@@ -124,10 +115,10 @@ def _missing_name(error: NotebookNode) -> str | None:
     return match.group(1) if error.get("ename") == "NameError" and match else None
 
 
-def release_problems(path: Path, nb: NotebookNode) -> list[Problem]:
-    """Errors in an executed student version other than unanswered stubs and the tests they break."""
+def release_problems(path: Path, nb: NotebookNode, answers: set[str]) -> list[Problem]:
+    """Errors in an executed student version other than unanswered stubs and the tests they break
+    (``answers``: the names the source's answer cells define)."""
     found: list[Problem] = []
-    answers = {name for names in answer_names(nb).values() for name in names}
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -144,12 +135,20 @@ def release_problems(path: Path, nb: NotebookNode) -> list[Problem]:
     return found
 
 
-def check_notebook(path: Path, *, release: bool, timeout: int = 120) -> Result:
+def check_notebook(path: Path, *, release: bool, timeout: int = 120, source: Path | None = None) -> Result:
+    """Run one notebook; for a release notebook, ``source`` is the solution it was made from."""
+    if release and source is None:
+        raise ValueError("checking a release notebook needs its source notebook (the answer names)")
     try:
         nb, seconds = execute(path, timeout=timeout)
     except (RuntimeError, ValueError) as exc:
         return Result(path, 0.0, [Problem(path, "notebook", str(exc))])
-    problems = release_problems(path, nb) if release else source_problems(path, nb)
+    if release:
+        assert source is not None
+        answers = {n for names in answer_names(ipynb.read(source)).values() for n in names}
+        problems = release_problems(path, nb, answers)
+    else:
+        problems = source_problems(path, nb)
     return Result(path, seconds, problems, nb)
 
 
@@ -173,5 +172,7 @@ def check(course: Course, assignments: list[str], *, timeout: int = 120,
             for path in paths:
                 if on_start:
                     on_start(name, version, path)
-                rows.append(Row(name, version, check_notebook(path, release=version == "release", timeout=timeout)))
+                source = course.source(name) / path.name
+                rows.append(Row(name, version, check_notebook(path, release=version == "release", timeout=timeout,
+                                                              source=source if version == "release" else None)))
     return rows

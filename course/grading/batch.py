@@ -38,7 +38,7 @@ class Options:
 
 
 def _hidden(course: Course) -> list:
-    paths = [course.folder(step) for step in ("source", "release", "submitted", "autograded", "feedback")]  # type: ignore[arg-type]
+    paths = [course.folder(step) for step in ("source", "release", "submitted", "autograded", "feedback")]
     if course.db_path is not None:
         paths.append(course.db_path.parent)
     return paths

@@ -190,15 +190,16 @@ def run_tests(work: Work) -> None:
     if "error" in reply:
         work.note(f"the tests could not run on these answers: {reply['error']}")
     reported: set[str] = set()
-    results = reply.get("cells") if isinstance(reply.get("cells"), dict) else {}
+    found = reply.get("cells")
+    results: dict = found if isinstance(found, dict) else {}
     for trusted in work.plan.trusted_cells:
-        entry = results.get(str(trusted["i"]), {}) if isinstance(results, dict) else {}
+        entry = results.get(str(trusted["i"]), {})
         problems = entry.get("problems") if isinstance(entry, dict) else None
         for name, reason in (problems or {}).items():
             if name in trusted["report"] and name not in reported:
                 reported.add(name)
                 work.note(f"`{name}` could not be checked ({reason}); answers must be data: {ANSWER_TYPES}")
-    work.reply = {"cells": results if isinstance(results, dict) else {}}
+    work.reply = {"cells": results}
 
 
 def assemble(work: Work) -> None:

@@ -16,6 +16,7 @@ import ast
 import builtins
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from nbformat import NotebookNode
 from nbgrader import utils as nbutils
@@ -105,7 +106,7 @@ def make_plan(nb: NotebookNode, markers: Markers = cells.DEFAULT_MARKERS) -> Pla
         # private `_helper` of the hidden tests, which never comes from the student
         wanted = {n for n in loaded_names(cell.source) - bound_before - BUILTINS
                   if not RESERVED.match(n) and not (n in own and n.startswith("_"))}
-        role = "test" if kind == "test" else "locked"
+        role: Literal["test", "locked"] = "test" if kind == "test" else "locked"
         shown = cells.strip_hidden(cell.source, markers) if role == "test" else cell.source
         plan.student_cells.append({"i": i, "role": role, "source": shown, "snap": sorted(wanted)})
         plan.trusted_cells.append({"i": i, "role": role, "source": cell.source, "inject": sorted(wanted),

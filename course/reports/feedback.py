@@ -167,7 +167,7 @@ def _make_exporter(course: Course):
     from traitlets.config import Config
 
     config = copy.deepcopy(course.config)
-    here = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader"
+    here = Path(str(__import__("nbgrader").__file__)).parent / "server_extensions" / "formgrader"
     extra = Config()
     extra.HTMLExporter.template_name = "feedback"
     extra.HTMLExporter.extra_template_basedirs = [str(here / "templates")]

@@ -133,7 +133,7 @@ class _Hook(DisplayHook):
         return None
 
     def write_format_data(self, format_dict, md_dict=None) -> None:
-        self.shell.sink.result(format_dict, md_dict, self.prompt_count)
+        self.shell.sink.result(format_dict, md_dict, self.prompt_count)  # type: ignore[union-attr]
 
     def finish_displayhook(self) -> None:
         return None
