@@ -30,5 +30,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # default); this also restores test cells a student deleted (off by default in nbgrader).
 c.OverwriteCells.add_missing_cells = True
 
+# Collect copies regular files only and never follows a link a student left in the exchange
+# (course/exchange.py).
+c.ExchangeFactory.collect = "course.exchange.SafeCollect"
+
 # Generous per-cell limit for stock autograde; `course grade` sets its own limits.
 c.Execute.timeout = 120

@@ -23,11 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course import notebooks, submissions  # noqa: E402
-from course.build import run_nbgrader  # noqa: E402
-from course.coursedir import assignments, copy_course  # noqa: E402
-from course.coursedir import notebooks as list_notebooks  # noqa: E402
+from course import ipynb as notebooks  # noqa: E402
+from course.authoring import submissions  # noqa: E402
 from course.gradebook import read_score  # noqa: E402
+from course.layout import Course  # noqa: E402
+from course.layout import notebooks as list_notebooks  # noqa: E402
+
+COURSE = Course.load(ROOT)
 
 MAKERS = {
     "ref": submissions.reference,
@@ -37,8 +39,9 @@ MAKERS = {
 
 
 def prepare(base: Path, assignment: str, count: int) -> tuple[Path, list[str]]:
-    scratch = copy_course(ROOT, base)
-    run_nbgrader(scratch, "generate_assignment", assignment, "--force", "--log-level=ERROR")
+    copy = COURSE.copy_to(base)
+    copy.run_nbgrader("generate_assignment", assignment, "--force", "--log-level=ERROR")
+    scratch = copy.root
     students = []
     kinds = list(MAKERS)
     for k in range(count):
@@ -70,7 +73,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None, help="workers for course grade (default: all cores)")
     parser.add_argument("--no-sandbox", action="store_true", help="course grade without bubblewrap")
     args = parser.parse_args()
-    cases = [a for a in assignments(ROOT) if a != "zz_demo"] or ["zz_demo"]
+    cases = [a for a in COURSE.assignments() if a != "zz_demo"] or ["zz_demo"]
     names = args.assignment or (cases if args.all else cases[:1])
     stock_total = ours_total = 0.0
     identical = True

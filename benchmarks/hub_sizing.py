@@ -36,8 +36,8 @@ import nbformat  # noqa: E402
 from tornado.httpclient import HTTPRequest  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
 
-from course.coursedir import assignments  # noqa: E402
 from course.hub.spawner import UserCgroups  # noqa: E402
+from course.layout import Course  # noqa: E402
 from tests.hub import services  # noqa: E402
 
 MiB = 1024 * 1024
@@ -139,7 +139,7 @@ def main() -> int:
     parser.add_argument("--case", action="append", help="only these cases (repeatable); default: all")
     parser.add_argument("--repeat", type=int, default=1, help="fresh servers per case (alternating students)")
     args = parser.parse_args()
-    cases = args.case or assignments(ROOT)
+    cases = args.case or Course.load(ROOT).assignments()
     dep = services.deploy()
     results = []
     try:

@@ -54,7 +54,7 @@ def as_number(value: object, name: str) -> float:
         elif value is None:
             hint = " Did the cell compute it but forget to assign it?"
         _fail(f"`{name}` should be a number (int or float), but it is a {_kind(value)}.{hint}")
-    number = float(value)
+    number = float(value)  # type: ignore[arg-type]  # an int or float, checked above
     if not math.isfinite(number):
         _fail(f"`{name}` is {number}; check for a division by zero or missing values.")
     return number
@@ -245,5 +245,5 @@ def expect_equal_text(value: object, expected: str, name: str) -> None:
     """``value`` is exactly the string ``expected`` (case and surrounding space ignored)."""
     if type(value) is not str:
         _fail(f"`{name}` should be a string, but it is a {_kind(value)}.")
-    if value.strip().lower() != str(expected).strip().lower():
+    if str(value).strip().lower() != str(expected).strip().lower():
         _fail(f"`{name}` is not correct yet.")

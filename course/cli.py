@@ -1,80 +1,90 @@
-"""The ``course`` command: build student versions and check every case."""
+"""The ``course`` command: argument parsing only; every command calls a library function.
+
+Errors a user can fix (:class:`course.errors.CourseError` and subclasses) are printed as one
+line in red and end the command with status 1 (:func:`_command`); anything else is a bug and
+shows its traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from course import build as build_mod
-from course import execute
-from course.coursedir import CourseError, find_root, notebooks, select
+from course.errors import CourseError
+from course.layout import Course, tools_on_path
 
-app = typer.Typer(
-    help="Course kit for business analytics through business cases (nbgrader).",
-    no_args_is_help=True,
-    add_completion=False,
-)
+app = typer.Typer(help="Course kit for business analytics through business cases (nbgrader).",
+                  no_args_is_help=True, add_completion=False)
 console = Console()
 err_console = Console(stderr=True)
 
-Assignments = Annotated[
-    list[str] | None, typer.Argument(help="Assignment ids (folders under source/); default: all.")
-]
-RootOpt = Annotated[
-    Path | None, typer.Option("--root", help="Course root (default: found from the current folder).")
-]
+Assignments = Annotated[list[str] | None, typer.Argument(help="Assignment ids (folders under source/); default: all.")]
+RootOpt = Annotated[Path | None, typer.Option("--root", help="Course root (default: found from the current folder).")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: all cores).")]
+StudentsOpt = Annotated[list[str] | None, typer.Option("--student", help="Only these students (repeatable).")]
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(1)
 
 
+def _command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The one error mapping: a ``CourseError`` becomes a message and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tools_on_path()
+        try:
+            return fn(*args, **kwargs)
+        except CourseError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def _out(course: Course, path: Path) -> Path:
+    return path if path.is_absolute() else course.root / path
+
+
 @app.command("build")
+@_command
 def build_cmd(assignments: Assignments = None, root: RootOpt = None) -> None:
     """Regenerate release/ from source/ with nbgrader; fail on any leaked solution or stray file."""
-    try:
-        course_root = find_root(root)
-        names = select(course_root, assignments)
-        for name in names:
-            released = build_mod.build(course_root, name)
-            console.print(f"[green]built[/] release/{name}: {', '.join(p.name for p in released)}")
-    except CourseError as exc:
-        _fail(str(exc))
+    from course.authoring import build
+
+    course = Course.find(root)
+    for name in course.select(assignments):
+        released = build.build(course, name)
+        console.print(f"[green]built[/] release/{name}: {', '.join(p.name for p in released)}")
 
 
 @app.command("check")
-def check_cmd(
-    assignments: Assignments = None,
-    root: RootOpt = None,
-    timeout: Annotated[int, typer.Option(help="Seconds allowed per cell.")] = 120,
-) -> None:
+@_command
+def check_cmd(assignments: Assignments = None, root: RootOpt = None,
+              timeout: Annotated[int, typer.Option(help="Seconds allowed per cell.")] = 120) -> None:
     """Execute every source notebook (all tests must pass) and every release notebook."""
-    try:
-        course_root = find_root(root)
-        names = select(course_root, assignments)
-    except CourseError as exc:
-        _fail(str(exc))
+    from course.authoring import check
+
+    course = Course.find(root)
+    names = course.select(assignments)
+    with console.status("checking") as status:
+        rows = check.check(course, names, timeout=timeout,
+                           on_start=lambda a, v, p: status.update(f"running {v}/{a}/{p.name}"))
     table = Table(title="course check")
     for column in ("assignment", "version", "notebook", "seconds", "result"):
         table.add_column(column)
-    problems: list[execute.Problem] = []
-    for name in names:
-        for version, folder in (("source", "source"), ("release", "release")):
-            paths = notebooks(course_root / folder / name)
-            if not paths:
-                problems.append(execute.Problem(course_root / folder / name, "folder", "no notebook found (run `course build`?)"))
-            for path in paths:
-                with console.status(f"running {folder}/{name}/{path.name}"):
-                    result = execute.check_notebook(path, release=(version == "release"), timeout=timeout)
-                problems.extend(result.problems)
-                verdict = "[green]ok[/]" if not result.problems else f"[red]{len(result.problems)} problem(s)[/]"
-                table.add_row(name, version, path.name, f"{result.seconds:.1f}", verdict)
+    for row in rows:
+        verdict = "[green]ok[/]" if not row.result.problems else f"[red]{len(row.result.problems)} problem(s)[/]"
+        table.add_row(row.assignment, row.version, row.result.notebook.name, f"{row.result.seconds:.1f}", verdict)
     console.print(table)
+    problems = [p for row in rows for p in row.result.problems]
     if problems:
         for problem in problems:
             err_console.print(f"[red]FAIL[/] {problem}", highlight=False)
@@ -83,138 +93,139 @@ def check_cmd(
 
 
 @app.command("grade")
+@_command
 def grade_cmd(
     assignment: Annotated[str, typer.Argument(help="Assignment id (graded from submitted/<student>/<id>/).")],
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: all cores).")] = None,
+    jobs: JobsOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds allowed per cell (the cell is interrupted).")] = 60.0,
     notebook_timeout: Annotated[float, typer.Option(help="Seconds allowed per notebook (then it is stopped).")] = 600.0,
     memory: Annotated[str, typer.Option(help="Memory cap per notebook, e.g. 2G or 512M.")] = "2G",
-    student: Annotated[list[str] | None, typer.Option("--student", help="Grade only these students (repeatable).")] = None,
+    student: StudentsOpt = None,
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Run student code WITHOUT bubblewrap isolation.")] = False,
     no_variants: Annotated[bool, typer.Option("--no-variants", help="Grade everyone on the course-wide default data.")] = False,
     root: RootOpt = None,
 ) -> None:
     """Autograde every submission in parallel, each notebook in a sandbox; scores go to the gradebook."""
-    from course.grading import batch as batch_mod
-    from course.grading import summary
+    from course.grading import batch
     from course.grading.sandbox import Limits, parse_size
+    from course.reports import summary
 
-    try:
-        course_root = find_root(root)
-        limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
-        options = batch_mod.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox,
-                                    variants=not no_variants, students=student)
-        if no_sandbox:
-            err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
-        from course.grading.context import load_course
-
-        total = len([s for s in load_course(course_root).students(assignment) if not student or s in student])
-        with summary.progress_bar(console, assignment, total) as advance:
-            result = batch_mod.grade(course_root, assignment, options, on_result=advance)
-    except CourseError as exc:
-        _fail(str(exc))
-    if not result.outcomes:
-        _fail(f"no submissions found under submitted/<student>/{assignment}/")
+    course = Course.find(root)
+    limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
+    options = batch.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox, variants=not no_variants, students=student)
+    if no_sandbox:
+        err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
+    total = len([s for s in course.students(assignment) if not student or s in student])
+    if not total:
+        fail(f"no submissions found under {course.folder('submitted')}/<student>/{assignment}/")
+    with summary.progress_bar(console, assignment, total) as advance:
+        result = batch.grade(course, assignment, options, on_result=advance)
     console.print(summary.table(result))
-    failed = [o.student for o in result.outcomes if o.failed]
+    failed = summary.grader_failures(result)
     if failed:
-        _fail(f"the grader itself failed for {len(failed)} submission(s) ({', '.join(failed[:10])}); "
-              "their scores were not recorded. Fix the cause shown above and grade them again with --student.")
-    console.print(f"[green]scores saved to the gradebook; autograded notebooks in autograde/*/{assignment}/[/]")
+        for cause, students in failed.items():
+            err_console.print(f"[bold red]NOT GRADED[/] ({len(students)}: {', '.join(students[:10])}): {cause}",
+                              highlight=False)
+        fail(f"the grader itself failed for {sum(map(len, failed.values()))} submission(s); their scores were not "
+             "recorded. Fix the cause shown above and grade them again with --student.")
+    console.print(f"[green]scores saved to the gradebook; autograded notebooks in "
+                  f"{course.folder('autograded')}/*/{assignment}/[/]")
 
 
 @app.command("feedback")
-def feedback_cmd(
-    assignment: Annotated[str, typer.Argument(help="Assignment id (graded with `course grade`).")],
-    student: Annotated[list[str] | None, typer.Option("--student", help="Only these students (repeatable).")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: all cores).")] = None,
-    root: RootOpt = None,
-) -> None:
-    """Feedback HTML per student: no hidden tests, plotly charts visible offline."""
-    from course.grading import feedback
+@_command
+def feedback_cmd(assignment: Annotated[str, typer.Argument(help="Assignment id (graded with `course grade`).")],
+                 student: StudentsOpt = None, jobs: JobsOpt = None, root: RootOpt = None) -> None:
+    """Feedback HTML per student: no hidden tests, inert student markup, plotly charts offline."""
+    from course.reports import feedback
 
-    try:
-        course_root = find_root(root)
-        with console.status(f"writing feedback for {assignment}"):
-            pages = feedback.generate(course_root, assignment, students=student, jobs=jobs)
-    except CourseError as exc:
-        _fail(str(exc))
-    if not pages:
-        _fail(f"no autograded notebooks under autograde/*/{assignment}/ (run `course grade {assignment}`)")
-    console.print(f"[green]{len(pages)} feedback page(s)[/] in feedback/*/{assignment}/")
+    course = Course.find(root)
+    with console.status(f"writing feedback for {assignment}"):
+        results = feedback.generate(course, assignment, students=student, jobs=jobs)
+    if not results:
+        fail(f"no autograded notebooks under {course.folder('autograded')}/*/{assignment}/ (run `course grade {assignment}`)")
+    pages = sum(len(r.pages) for r in results)
+    problems = [p for r in results for p in r.problems]
+    console.print(f"[green]{pages} feedback page(s)[/] for {len(results) - len({p.split('/')[0] for p in problems})} "
+                  f"student(s) in {course.folder('feedback')}/*/{assignment}/")
+    if problems:
+        for problem in problems:
+            err_console.print(f"[red]NOT WRITTEN[/] {problem}", highlight=False)
+        fail(f"feedback could not be made for {len(problems)} page(s); the students' previous feedback was kept")
 
 
 @app.command("export")
-def export_cmd(
-    assignments: Assignments = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for grades.csv, questions.csv, canvas.csv.")] = Path("export"),
-    root: RootOpt = None,
-) -> None:
+@_command
+def export_cmd(assignments: Assignments = None,
+               out: Annotated[Path, typer.Option("--out", help="Folder for grades.csv, questions.csv, canvas.csv.")] = Path("export"),
+               root: RootOpt = None) -> None:
     """Grades as CSV (one column per graded question, totals) and a Canvas-importable CSV."""
-    from course.grading import export
+    from course.reports import export
 
-    try:
-        course_root = find_root(root)
-        target = out if out.is_absolute() else course_root / out
-        paths = export.write(course_root, target, assignments or None)
-    except CourseError as exc:
-        _fail(str(exc))
-    for path in paths:
+    course = Course.find(root)
+    for path in export.write(course, _out(course, out), assignments or None):
         console.print(f"[green]wrote[/] {path}")
 
 
 @app.command("demo")
-def demo_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the dry run (a scratch course, gitignored).")] = Path("demo-output"),
-    assignments: Annotated[list[str] | None, typer.Option("--assignment", help="Only these assignments (repeatable).")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: all cores).")] = None,
-    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Run student code WITHOUT bubblewrap isolation.")] = False,
-    root: RootOpt = None,
-) -> None:
+@_command
+def demo_cmd(out: Annotated[Path, typer.Option("--out", help="Folder for the dry run (a scratch course, gitignored).")] = Path("demo-output"),
+             assignments: Annotated[list[str] | None, typer.Option("--assignment", help="Only these assignments (repeatable).")] = None,
+             jobs: JobsOpt = None,
+             no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Run student code WITHOUT bubblewrap isolation.")] = False,
+             root: RootOpt = None) -> None:
     """Class dry run: build, simulate a class (honest, broken, hostile), grade, feedback, export."""
-    from course.grading import demo
+    from course import demo
 
-    try:
-        course_root = find_root(root)
-        target = out if out.is_absolute() else course_root / out
-        ok = demo.run(course_root, target, assignments=assignments, jobs=jobs, sandbox=not no_sandbox, console=console)
-    except CourseError as exc:
-        _fail(str(exc))
-    if not ok:
+    course = Course.find(root)
+    if not demo.run(course, _out(course, out), assignments=assignments, jobs=jobs, sandbox=not no_sandbox, console=console):
         raise typer.Exit(1)
 
 
 @app.command("key")
-def key_cmd(
-    assignment: Annotated[str, typer.Argument(help="Assignment id (folder under source/).")],
-    student: Annotated[str, typer.Argument(help="Student id, as in submitted/<student>/.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Also save the solution notebook run on this student's data here.")
-    ] = None,
-    root: RootOpt = None,
-) -> None:
+@_command
+def key_cmd(assignment: Annotated[str, typer.Argument(help="Assignment id (folder under source/).")],
+            student: Annotated[str, typer.Argument(help="Student id, as in submitted/<student>/.")],
+            out: Annotated[Path | None, typer.Option(help="Also save the solution notebook run on this student's data here.")] = None,
+            root: RootOpt = None) -> None:
     """Reproduce a student's own data and answer key (the solution run on their data)."""
-    from course import key as keymod
-    from course import notebooks as nbio
+    from course import ipynb
+    from course.authoring import key
 
-    try:
-        course_root = find_root(root)
-        select(course_root, [assignment])
-        with console.status(f"running the solution of {assignment} on {student}'s data"):
-            result = keymod.compute_key(course_root, assignment, student)
-    except CourseError as exc:
-        _fail(str(exc))
+    course = Course.find(root)
+    course.select([assignment])
+    with console.status(f"running the solution of {assignment} on {student}'s data"):
+        result = key.compute_key(course, assignment, student)
     table = Table(title=f"answer key: {assignment}, student {student!r} (seed {result.seed})")
     table.add_column("answer")
     table.add_column("value")
     for name, value in result.values.items():
-        text = value.to_string(max_rows=12) if hasattr(value, "to_string") else repr(value)
-        table.add_row(name, text)
+        table.add_row(name, value.to_string(max_rows=12) if hasattr(value, "to_string") else repr(value))
     console.print(table)
     if out is not None:
         path = out / student / assignment / f"{assignment}.ipynb"
-        nbio.write(result.executed, path)
+        ipynb.write(result.executed, path)
         console.print(f"saved the solution run on {student}'s data to {path}")
+
+
+@app.command("doctor")
+def doctor_cmd(root: RootOpt = None) -> None:
+    """Check this machine: sandbox, course root, gradebook, tools, data, browser, a real grade."""
+    from course import doctor
+
+    tools_on_path()
+    table = Table(title="course doctor")
+    for column in ("check", "status", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+    with console.status("checking") as status:
+        results = doctor.run(root, on_check=lambda c: status.update(f"checked {c.name}"))
+    for check in results:
+        table.add_row(check.name, f"[{colour[check.status]}]{check.status}[/]", check.detail, check.fix)
+    console.print(table)
+    if not doctor.ready(results):
+        fail("grading would fail here: see the rows marked fail and their fix")
+    console.print("[green]ready to grade[/]")
 
 
 def main() -> None:  # pragma: no cover

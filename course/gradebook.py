@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from course.layout import Course
+
 
 @dataclass(frozen=True)
 class Score:
@@ -18,13 +20,12 @@ class Score:
     cells: dict[str, float]  # grade id -> score of autograded test cells
 
 
-def db_url(root: Path) -> str:
-    return f"sqlite:///{(root / 'gradebook.db').resolve()}"
-
-
-def read_score(root: Path, assignment: str, student: str) -> Score:
-    """Autograded score of one submission (test cells only), cell by cell."""
-    with Gradebook(db_url(root)) as gb:
+def read_score(course: Course | Path, assignment: str, student: str) -> Score:
+    """Autograded score of one submission (test cells only), cell by cell, from the course's
+    gradebook (nbgrader's ``db_url``: SQLite or a database server)."""
+    if not isinstance(course, Course):
+        course = Course.load(course)
+    with Gradebook(course.db_url) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry as exc:

@@ -17,7 +17,7 @@ import sys
 # RFC 3987 grammar on import (1.5-3 s per kernel here) only to validate "iri" format strings,
 # which nothing in a case notebook does. jsonschema treats the checker as optional, so opting
 # out in this process changes no behaviour and makes every notebook start faster.
-sys.modules.setdefault("rfc3987_syntax", None)
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import pandas as pd  # noqa: E402
 

@@ -1,6 +1,6 @@
 """A small scratch course for the grading tests: one assignment ``zs_grade`` built with nbgrader.
 
-The assignment has a setup cell, two autograded answers (a float and a pandas Series, hidden
+The assignment has a setup cell, a locked parameter cell, two autograded answers (a float and a pandas Series, hidden
 tests included), a chart, and a written answer, so every path of ``course grade`` is exercised
 without depending on the real case notebooks.
 """
@@ -14,12 +14,11 @@ from pathlib import Path
 
 import nbformat
 
-from course import notebooks as nbio
-from course import submissions
-from course.authoring import answer, code, md, notebook, readonly, test, written
-from course.build import run_nbgrader
-from course.coursedir import copy_course
+from course import cells, ipynb
+from course.authoring import answer, code, md, notebook, readonly, submissions, test, written
 from course.gradebook import read_score
+from course.layout import Course
+from tests.support import COURSE
 
 ASSIGNMENT = "zs_grade"
 HIDDEN_MARK = "zs_hidden_marker_7f3a"  # appears only inside hidden tests
@@ -27,13 +26,14 @@ HIDDEN_MARK = "zs_hidden_marker_7f3a"  # appears only inside hidden tests
 SOURCE_CELLS = [
     md("# Grading kit"),
     readonly("setup", 'from course.notebook import setup\nimport pandas as pd\nSEED = setup("zs_grade")'),
-    md("**Question 1 (2 points).** Set `x` to 3.0."),
+    readonly("params", "x_target = 3.0  # the parameter of question 1"),
+    md("**Question 1 (2 points).** Set `x` to `x_target`."),
     answer("x_answer", "### BEGIN SOLUTION\nx = 1.5 * 2\n### END SOLUTION"),
-    test("x_value", 2, f'''"""x: a number, 3.0."""
+    test("x_value", 2, f'''"""x: a number, equal to x_target."""
 from course import checks
 checks.check_number(x, "x", low=0)
 ### BEGIN HIDDEN TESTS
-_{HIDDEN_MARK} = 3.0
+_{HIDDEN_MARK} = x_target
 checks.expect_close(x, _{HIDDEN_MARK}, "x", rel=1e-9)
 ### END HIDDEN TESTS'''),
     md("**Question 2 (3 points).** Make the Series `s`."),
@@ -52,44 +52,44 @@ checks.expect_series_close(s, pd.Series({"a": 1.0, "b": 2.0}), "s")
 ]
 
 
-def make_course(base: Path, root: Path) -> Path:
+def make_course(base: Path, cells_=None) -> Course:
     """A scratch course under ``base`` with ``zs_grade`` generated (gradebook included)."""
-    scratch = copy_course(root, base)
-    for extra in ("source", "release"):
-        for child in (scratch / extra).iterdir():
+    scratch = COURSE.copy_to(base)
+    for step in ("source", "release"):
+        for child in scratch.folder(step).iterdir():
             shutil.rmtree(child)
-    nbio.write(notebook(copy.deepcopy(SOURCE_CELLS)), scratch / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    run_nbgrader(scratch, "generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR")
+    ipynb.write(notebook(copy.deepcopy(cells_ or SOURCE_CELLS)), scratch.source(ASSIGNMENT) / f"{ASSIGNMENT}.ipynb")
+    scratch.run_nbgrader("generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR")
     return scratch
 
 
-def source_nb(course: Path):
-    return nbio.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+def source_nb(course: Course):
+    return ipynb.read(course.source(ASSIGNMENT) / f"{ASSIGNMENT}.ipynb")
 
 
-def release_nb(course: Path):
-    return nbio.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+def release_nb(course: Course):
+    return ipynb.read(course.release(ASSIGNMENT) / f"{ASSIGNMENT}.ipynb")
 
 
-def reference(course: Path):
+def reference(course: Course):
     return submissions.reference(source_nb(course), release_nb(course))
 
 
-def blank(course: Path):
+def blank(course: Course):
     return release_nb(course)
 
 
-def partial(course: Path):
+def partial(course: Course):
     return submissions.fill(source_nb(course), release_nb(course), ["x_answer"])
 
 
-def folder(course: Path, student: str) -> Path:
-    return course / "submitted" / student / ASSIGNMENT
+def folder(course: Course, student: str) -> Path:
+    return course.submitted(student, ASSIGNMENT)
 
 
-def submit(course: Path, student: str, nb, name: str = ASSIGNMENT) -> Path:
+def submit(course: Course, student: str, nb, name: str = ASSIGNMENT) -> Path:
     path = folder(course, student) / f"{name}.ipynb"
-    nbio.write(nb, path)
+    ipynb.write(nb, path)
     return path
 
 
@@ -97,7 +97,7 @@ def with_answer(nb, grade_id: str, source: str):
     """A copy of ``nb`` whose answer cell ``grade_id`` holds ``source``."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if nbio.grade_id(cell) == grade_id:
+        if cells.grade_id(cell) == grade_id:
             cell.source = source
             return nb
     raise KeyError(grade_id)
@@ -107,14 +107,14 @@ def with_cell(nb, source: str, position: int = 2):
     """A copy of ``nb`` with a plain code cell inserted (after the setup cell by default)."""
     nb = copy.deepcopy(nb)
     nb.cells.insert(position, nbformat.v4.new_code_cell(source))
-    return nbio.clean(nb)
+    return ipynb.clean(nb)
 
 
 def cell(nb, grade_id: str):
-    return next(c for c in nb.cells if nbio.grade_id(c) == grade_id)
+    return next(c for c in nb.cells if cells.grade_id(c) == grade_id)
 
 
-def scores(course: Path, students) -> dict:
+def scores(course: Course, students) -> dict:
     return {s: read_score(course, ASSIGNMENT, s) for s in students}
 
 

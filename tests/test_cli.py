@@ -6,10 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from course import notebooks
+from course import ipynb as notebooks
 from course.cli import app
-from course.coursedir import copy_course
-from tests.conftest import ASSIGNMENTS, ROOT
+from tests.support import ASSIGNMENTS, ROOT, scratch_course
 
 runner = CliRunner()
 
@@ -26,7 +25,7 @@ def test_no_course_root_is_a_clear_error(tmp_path):
 
 
 def test_malformed_source_notebook_names_the_file(tmp_path):
-    scratch = copy_course(ROOT, tmp_path / "course")
+    scratch = scratch_course(tmp_path / "course").root
     name = ASSIGNMENTS[0]
     bad = next((scratch / "source" / name).glob("*.ipynb"))
     bad.write_text("{ not json", encoding="utf-8")

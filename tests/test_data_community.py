@@ -22,7 +22,7 @@ from scipy.special import betaln, gammaln
 from scipy.stats import nbinom, poisson
 
 from course.data import car_roadshow, community, member_card
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SEEDS = [None, 1, 7, 12_345]
 
@@ -301,7 +301,7 @@ def test_contest_seeds():
 def test_the_notebook_states_the_contest_economics_it_grades():
     """The ROI question's cost table names each constant with its value; the hidden tests and the
     students compute with the numbers the table shows, so the two must agree."""
-    from course import notebooks as nbio
+    from course import ipynb as nbio
 
     text = "\n".join(c.source for c in nbio.read(ROOT / "source" / "case04_community_crm" / "case04_community_crm.ipynb").cells)
     for name in ("TRIAL_BARREL_COST_YUAN", "COUPON_FACE_VALUE_YUAN", "NEIGHBOURHOOD_EVENT_COST_YUAN",

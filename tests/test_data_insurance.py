@@ -21,7 +21,7 @@ import pytest
 
 from course import articles
 from course.data import insurance
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SEEDS = [None, 1, 2, 17, 123_456]
 #: Seeds for the checks that guard the notebook's visible checks (cheap: no records).

@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 
 from course.data import insurance
 from course.data import insurance_records as ir
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SEEDS = [None, 1, 2]
 Z = 4.0

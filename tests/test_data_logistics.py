@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course import notebooks as nbio
+from course import ipynb as nbio
 from course.data import logistics
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course import notebooks as nbio
+from course import ipynb as nbio
 from course.data import pharma_hr as ph
 from course.data.real import rdataset
 

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course.grading.values import Malformed, Unsupported, decode, decode_names, encode, encode_names
+from course.sandboxed.values import (
+    Malformed,
+    Unsupported,
+    decode,
+    decode_names,
+    encode,
+    encode_names,
+)
 
 
 def roundtrip(value):

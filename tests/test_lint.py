@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_ruff_is_clean():
@@ -18,4 +18,13 @@ def test_ruff_is_clean():
         [ruff, "check", "course", "tests", "source", "benchmarks"],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean():
+    """The typed boundaries (course/sandboxed/protocol.py and the modules using it) type-check."""
+    mypy = shutil.which("mypy")
+    if mypy is None:
+        pytest.skip("mypy is not installed (it is in the [test] extra)")
+    proc = subprocess.run([mypy, "course"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

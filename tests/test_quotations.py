@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from course import articles
-from course import notebooks as nbio
-from tests.conftest import ASSIGNMENTS, ROOT
+from course import ipynb as nbio
+from tests.support import ASSIGNMENTS, ROOT
 
 CASES = [a for a in ASSIGNMENTS if a.startswith("case")]
 COLLECTION_FILE = Path(os.environ.get("COURSE_ARTICLES", ROOT.parent / "shared" / "case-material" / "articles.zh.txt"))

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from course import build, notebooks
-from course.coursedir import copy_course
-from course.coursedir import notebooks as list_notebooks
-from tests.conftest import ASSIGNMENTS, ROOT
+from course import cells, ipynb
+from course.authoring import build
+from course.layout import notebooks as list_notebooks
+from tests.support import ASSIGNMENTS, COURSE, ROOT, scratch_course
 
 AUTO_ID = re.compile(r"cell-[0-9a-f]{16}")
 
@@ -23,12 +23,12 @@ def all_notebooks():
 
 @pytest.mark.parametrize("path", list(all_notebooks()))
 def test_notebook_is_clean(path):
-    assert notebooks.problems(notebooks.read(path)) == []
+    assert ipynb.problems(ipynb.read(path)) == []
 
 
 @pytest.mark.parametrize("path", list(all_notebooks()))
 def test_grade_ids_are_meaningful_and_unique(path):
-    ids = [notebooks.grade_id(c) for c in notebooks.read(path).cells if notebooks.grade_id(c)]
+    ids = [cells.grade_id(c) for c in ipynb.read(path).cells if cells.grade_id(c)]
     assert ids, "an assignment notebook needs graded cells"
     assert not [i for i in ids if AUTO_ID.fullmatch(i)], "auto-generated grade ids"
     assert len(ids) == len(set(ids)), "duplicate grade ids"
@@ -46,16 +46,16 @@ def test_release_exists_for_every_source(name):
 def test_release_has_no_leaks_or_stray_files(name):
     for src in list_notebooks(ROOT / "source" / name):
         assert build.leaks(src, ROOT / "release" / name / src.name) == []
-    assert build.unexpected_files(ROOT, name) == []
+    assert build.unexpected_files(COURSE, name) == []
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_release_in_sync_with_source(name, tmp_path):
-    scratch = copy_course(ROOT, tmp_path / "course")
+    scratch = scratch_course(tmp_path / "course")
     build.build(scratch, name)
     for committed in list_notebooks(ROOT / "release" / name):
-        rebuilt = scratch / "release" / name / committed.name
-        assert notebooks.canonical_text(rebuilt) == notebooks.canonical_text(committed), (
+        rebuilt = scratch.release(name) / committed.name
+        assert ipynb.canonical_text(rebuilt) == ipynb.canonical_text(committed), (
             f"release/{name}/{committed.name} is stale: run `course build {name}` and commit"
         )
 
@@ -67,12 +67,12 @@ def test_leak_detector_catches_a_leak(tmp_path):
     src = notebook([answer("q", "### BEGIN SOLUTION\nsecret_value = 42 * 2\n### END SOLUTION"),
                     test("q_value", 1, "assert q\n### BEGIN HIDDEN TESTS\nassert secret_value == 84\n### END HIDDEN TESTS")])
     rel = notebook([answer("q", "secret_value = 42 * 2"), test("q_value", 1, "assert q")])
-    notebooks.write(src, tmp_path / "s.ipynb")
-    notebooks.write(rel, tmp_path / "r.ipynb")
+    ipynb.write(src, tmp_path / "s.ipynb")
+    ipynb.write(rel, tmp_path / "r.ipynb")
     found = [str(x) for x in build.leaks(tmp_path / "s.ipynb", tmp_path / "r.ipynb")]
     assert len(found) == 1 and "secret_value = 42 * 2" in found[0]
     rel2 = notebook([answer("q", "raise NotImplementedError()"), test("q_value", 1, "assert q\n### BEGIN HIDDEN TESTS\nassert secret_value == 84")])
-    notebooks.write(rel2, tmp_path / "r2.ipynb")
+    ipynb.write(rel2, tmp_path / "r2.ipynb")
     found2 = [str(x) for x in build.leaks(tmp_path / "s.ipynb", tmp_path / "r2.ipynb")]
     assert any("BEGIN HIDDEN TESTS" in f for f in found2)
     assert any("assert secret_value == 84" in f for f in found2)

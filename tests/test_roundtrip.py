@@ -8,30 +8,29 @@ from __future__ import annotations
 
 import pytest
 
-from course import notebooks, submissions
-from course.build import run_nbgrader
-from course.coursedir import copy_course
-from course.coursedir import notebooks as list_notebooks
+from course import ipynb
+from course.authoring import submissions
 from course.gradebook import read_score
-from tests.conftest import ASSIGNMENTS, ROOT
+from course.layout import notebooks as list_notebooks
+from tests.support import ASSIGNMENTS, scratch_course
 
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def graded(request, tmp_path_factory):
     name = request.param
-    scratch = copy_course(ROOT, tmp_path_factory.mktemp(name))
-    run_nbgrader(scratch, "generate_assignment", name, "--force")
+    scratch = scratch_course(tmp_path_factory.mktemp(name))
+    scratch.run_nbgrader("generate_assignment", name, "--force")
     makers = {
         "reference": submissions.reference,
         "blank": lambda src, rel: rel,
         "half": submissions.partial,
     }
     for student, make in makers.items():
-        for src in list_notebooks(scratch / "source" / name):
-            release = notebooks.read(scratch / "release" / name / src.name)
-            nb = make(notebooks.read(src), release)
-            notebooks.write(nb, scratch / "submitted" / student / name / src.name)
-    run_nbgrader(scratch, "autograde", name, "--force")
+        for src in list_notebooks(scratch.source(name)):
+            release = ipynb.read(scratch.release(name) / src.name)
+            nb = make(ipynb.read(src), release)
+            ipynb.write(nb, scratch.submitted(student, name) / src.name)
+    scratch.run_nbgrader("autograde", name, "--force")
     return name, {s: read_score(scratch, name, s) for s in makers}
 
 

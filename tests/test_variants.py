@@ -1,27 +1,25 @@
 """Per-student data: different students get different data and answers; copied numbers earn nothing.
 
-Grading runs stock `nbgrader autograde` once per student with COURSE_STUDENT_ID set in its
-environment (the kernel inherits it), exactly as `course grade` sets it for each submission.
+Graded by ``course grade`` (which sets ``COURSE_STUDENT_ID`` per submission); parity of those
+per-student scores with stock nbgrader is in ``test_grading_parity.py``.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from course import key as keymod
-from course import notebooks, submissions
-from course.build import nbgrader_command
-from course.coursedir import copy_course
-from course.coursedir import notebooks as list_notebooks
+from course import cells, ipynb
+from course.authoring import key as keymod
+from course.authoring import submissions
 from course.gradebook import read_score
-from tests.conftest import ASSIGNMENTS, ROOT
+from course.grading import batch
+from course.layout import notebooks
+from tests.support import CASES, COURSE, scratch_course
 
-CASES = [a for a in ASSIGNMENTS if a.startswith("case")]
 ALICE, BOB = "alice01", "bob02"
 
 
@@ -43,7 +41,7 @@ def same(a: object, b: object) -> bool:
 @pytest.fixture(scope="module", params=CASES)
 def keys(request):
     name = request.param
-    return name, {s: keymod.compute_key(ROOT, name, s) for s in (ALICE, BOB, None)}
+    return name, {s: keymod.compute_key(COURSE, name, s) for s in (ALICE, BOB, None)}
 
 
 def test_students_get_different_answers(keys):
@@ -57,55 +55,51 @@ def test_students_get_different_answers(keys):
 
 def test_key_is_reproducible(keys):
     name, k = keys
-    again = keymod.compute_key(ROOT, name, ALICE)
+    again = keymod.compute_key(COURSE, name, ALICE)
     assert all(same(again.values[n], v) for n, v in k[ALICE].values.items())
 
 
-def _autograde(root, name, student):
-    import subprocess
-
-    env = dict(os.environ, COURSE_STUDENT_ID=student, COURSE_VARIANTS="on")
-    proc = subprocess.run(
-        nbgrader_command("autograde", name, "--student", student, "--force"),
-        cwd=root, env=env, capture_output=True, text=True, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return read_score(root, name, student)
-
-
-def test_own_answers_full_marks_copied_answers_zero(keys, tmp_path):
+@pytest.mark.sandbox
+def test_own_work_full_marks_copied_answers_zero(keys, tmp_path):
+    """Through ``course grade`` with variants on, in one batch."""
     name, k = keys
-    scratch = copy_course(ROOT, tmp_path / "course")
-    import subprocess
-
-    subprocess.run(nbgrader_command("generate_assignment", name, "--force"), cwd=scratch, check=True,
-                   capture_output=True)
-    src_path = list_notebooks(scratch / "source" / name)[0]
-    source = notebooks.read(src_path)
-    release = notebooks.read(scratch / "release" / name / src_path.name)
+    course = scratch_course(tmp_path / "course")
+    course.run_nbgrader("generate_assignment", name, "--force", "--log-level=ERROR")
+    src_path = notebooks(course.source(name))[0]
+    source = ipynb.read(src_path)
+    release = ipynb.read(course.release(name) / src_path.name)
     names = keymod.answer_names(source)
 
     def typed_in(values):
-        nb = submissions.fill(source, release, [])
-        for cell in nb.cells:
-            gid = notebooks.grade_id(cell)
-            if gid in names:
-                cell.source = keymod.hardcoded_cell(names[gid], values)
-        return nb
+        return submissions.with_answers(release, {gid: keymod.copied_cell(n, values) for gid, n in names.items()})
 
     subs = {
-        "alice01": submissions.reference(source, release),      # her own work, her own data
-        "bob02": typed_in(k[ALICE].values),                       # Bob types in Alice's numbers
-        "carol03": typed_in(k[None].values),                      # Carol copies the default key
+        ALICE: submissions.reference(source, release),       # her own work, her own data
+        BOB: submissions.reference(source, release),         # his own work, his own data
+        "bob_copies": typed_in(k[ALICE].values),             # Alice's numbers in another student's notebook
+        "carol_default": typed_in(k[None].values),           # the course-wide default key
     }
     for student, nb in subs.items():
-        notebooks.write(nb, scratch / "submitted" / student / name / src_path.name)
-    scores = {s: _autograde(scratch, name, s) for s in subs}
-    assert scores["alice01"].auto == pytest.approx(scores["alice01"].max_auto)
-    assert scores["bob02"].auto == 0, scores["bob02"].cells
-    assert scores["carol03"].auto == 0, scores["carol03"].cells
+        ipynb.write(nb, course.submitted(student, name) / src_path.name)
+    result = batch.grade(course, name, batch.Options(jobs=2))
+    scores = {s: read_score(course, name, s) for s in subs}
+    problems = {o.student: o.all_problems for o in result.outcomes}
+    assert scores[ALICE].auto == pytest.approx(scores[ALICE].max_auto), problems[ALICE]
+    assert scores[BOB].auto == pytest.approx(scores[BOB].max_auto), problems[BOB]
+    assert scores["bob_copies"].auto == 0, scores["bob_copies"].cells
+    assert scores["carol_default"].auto == 0, scores["carol_default"].cells
+    again = scratch_course(tmp_path / "again")
+    again.run_nbgrader("generate_assignment", name, "--force", "--log-level=ERROR")
+    ipynb.write(typed_in(k[ALICE].values), again.submitted(ALICE, name) / src_path.name)
+    batch.grade(again, name, batch.Options(jobs=1))
+    typed = read_score(again, name, ALICE)
+    assert typed.auto == pytest.approx(typed.max_auto), typed.cells  # her own numbers typed in: full marks
 
-    # the typed-in mechanism itself is sound: Alice's own numbers typed in score full for Alice
-    notebooks.write(typed_in(k[ALICE].values), scratch / "submitted" / ALICE / name / src_path.name)
-    again = _autograde(scratch, name, ALICE)
-    assert again.auto == pytest.approx(again.max_auto), again.cells
+
+def test_copied_cell_assigns_every_answer_name(keys):
+    name, k = keys
+    source = ipynb.read(notebooks(COURSE.source(name))[0])
+    for gid, names in keymod.answer_names(source).items():
+        code = keymod.copied_cell(names, k[ALICE].values)
+        assert all(f"{n} = " in code for n in names if n in k[ALICE].values), gid
+    assert all(cells.grade_id(c) for c in source.cells if cells.is_autograded_answer(c))

@@ -214,7 +214,7 @@ def _typed_names(u: np.ndarray, surname: np.ndarray, given: np.ndarray) -> list[
 def _typed_births(u: np.ndarray, birth: np.ndarray) -> list[str | None]:
     out: list[str | None] = birth.tolist()
     for i in np.flatnonzero(u[:, 1] < BIRTH_ERROR_PROB):
-        y, m, d = (int(x) for x in out[i].split("-"))
+        y, m, d = (int(x) for x in str(out[i]).split("-"))
         kind = _pick(u[i, 2], [0, 1, 2])
         if kind == 0 and d <= 12 and d != m:
             m, d = d, m

@@ -80,6 +80,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,7 +171,7 @@ PLAN_SYSTEMS = {
 #: How the switching division's plans follow its focus line: ("reset", months) = set to the
 #: focus line in force in each of those months and kept until the next reset; ("lag", k) = the
 #: focus line of k months earlier (the month-1 focus before month 1 + k).
-PLAN_RULES = {
+PLAN_RULES: dict[str, tuple[str, Any]] = {
     "incentive plan": ("reset", (1, 13, 25)),
     "call plan": ("lag", 2),
     "targets and budget": ("lag", 3),

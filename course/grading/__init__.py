@@ -1,18 +1,20 @@
 """Grading a whole class: safely (sandboxed), fast (parallel) and with stock nbgrader's scores.
 
-For each submitted notebook:
+This package is the grader's own, trusted side (the *host*); the code that runs inside the
+sandbox lives in :mod:`course.sandboxed` and imports nothing from here. For each submission
+(:mod:`.pipeline`, a list of steps):
 
-1. :mod:`.plan` restores the instructor's structure from the gradebook (locked and test cells,
-   deleted ones added back, metadata rebuilt) and decides what runs where.
-2. :mod:`.runner` runs the student's notebook in a fresh bubblewrap sandbox (:mod:`.sandbox`),
-   with IPython's ``InteractiveShell`` in a plain Python process (:mod:`.shell`): no kernel, no
-   network, only the student's own working copy writable. Before each locked or test cell it
-   exports the values of the names that cell reads, as data only (:mod:`.values`).
-3. :mod:`.evaluate` runs the locked cells and the test cells, hidden tests included, in a
-   separate sandboxed process that never runs student code, on those values. A test scores by
-   nbgrader's own rule (:func:`nbgrader.utils.determine_grade`).
+1. :mod:`.intake` applies the rules for every byte read from a submission folder, and the
+   sandboxed runner parses the notebook (the grader reads back only its cells, bounded);
+2. :mod:`.restore` puts back the instructor's structure and order from the gradebook
+   (:mod:`.specs`), and :mod:`.plan` decides what runs where;
+3. :mod:`.process` runs the student's notebook in a fresh bubblewrap sandbox (:mod:`.sandbox`,
+   :mod:`.cgroups`) and exports the values the tests read, as data only;
+4. the evaluator runs the locked and test cells, hidden tests included, on those values in a
+   separate sandboxed process that never runs student code;
+5. :mod:`.recording` writes scores with nbgrader's own ``SaveAutoGrades`` and late-penalty
+   preprocessors, from the main thread only.
 
-:mod:`.batch` does this for every student in parallel (:mod:`.process` starts and watches the
-sandboxes) and alone writes the gradebook; :mod:`.feedback`, :mod:`.export` and :mod:`.demo`
-build on the result.
+:mod:`.batch` does this for a whole class in a pool of workers (:mod:`.pool`); results are
+plain data (:mod:`.outcomes`).
 """

@@ -1,38 +1,51 @@
 """The grader's side of the two sandboxed processes: start, feed, watch the clock, kill.
 
-:func:`run_student` runs phase 1 (the student's notebook) and enforces the per-cell and
-per-notebook wall-time limits from outside; :class:`Evaluator` keeps one phase-2 fork server
-per worker thread. Everything read back from a sandbox is size-capped and parsed defensively.
+:class:`StudentSession` runs phase 1 for one notebook (intake, then the cells); every clock is
+kept here, outside the student's process, and every report is accepted once and in order, so
+nothing the student's code sends (forged frames on the channel included) can extend its own
+time or replace what was already reported. :class:`Evaluator` keeps one phase-2 fork server
+per worker. Everything read back from a sandbox is size-capped and validated.
+
+What the grader holds per student is bounded: cell outputs :data:`OUTPUT_BUDGET`, answer
+snapshots ``Limits.snapshot_bytes`` (passed on to the evaluator as raw bytes, never parsed
+here), the notebook's cells ``Limits.intake_bytes``, terminal output :data:`DIAGNOSTIC_BYTES`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from course.grading import frames
 from course.grading.cgroups import Cgroups
 from course.grading.sandbox import Limits, Sandbox
+from course.sandboxed import frames
+from course.sandboxed.protocol import EvalJob, EvalReply, Output, RunnerHello, StudentCell
 
 #: Modules imported before the student's first cell / by the evaluator before any job.
 PRELOAD = ["nbformat", "numpy", "pandas", "plotly.graph_objects", "plotly.io", "course.checks",
            "course.notebook", "course.plots", "course.variants"]
-OUTPUT_BUDGET = 64 * 2**20  # cell outputs kept per notebook (the autograded copy stays readable)
+OUTPUT_BUDGET = 32 * 2**20  # cell outputs kept per notebook (the autograded copy stays readable)
+MAX_HEADER = 24 * 2**20  # one report (a cell's outputs)
 GRACE = 10.0  # seconds beyond a cell's own limit before the sandbox is killed
 DIAGNOSTIC_BYTES = 64 * 1024
+#: Processes one student's sandbox may run at once (its own user namespace counts them, so this
+#: caps a fork bomb even where no cgroup is available).
+MAX_PROCESSES = 128
 
 
 @dataclass
 class StudentRun:
-    outputs: dict[int, list] = field(default_factory=dict)
+    outputs: dict[int, list[Output]] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)
     snapshots: dict[int, bytes] = field(default_factory=dict)
-    reached: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     completed: bool = False
     started: bool = False  # the runner came up (before any student code): else a grader failure
@@ -40,16 +53,7 @@ class StudentRun:
     stopped_at: int | None = None  # the cell running when the notebook stopped early
     truncated: list[int] = field(default_factory=list)  # cells whose output was cut
     terminal_bytes: int = 0  # written straight to file descriptors 1/2 (discarded)
-
-
-def _kill(proc: subprocess.Popen, sandboxed: bool) -> None:
-    try:
-        if sandboxed:
-            proc.kill()  # bwrap: its PID namespace dies with it
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    interfered: bool = False  # the notebook sent reports out of turn
 
 
 def _valid_output(item: object) -> dict | None:
@@ -75,8 +79,8 @@ def _valid_output(item: object) -> dict | None:
     return None
 
 
-def _valid_outputs(raw: object) -> list[dict]:
-    """Keep only well-formed nbformat outputs (the student's process could send anything)."""
+def valid_outputs(raw: object) -> list:
+    """Only well-formed nbformat outputs (a sandboxed process could send anything)."""
     import nbformat
 
     if type(raw) is not list:
@@ -85,127 +89,226 @@ def _valid_outputs(raw: object) -> list[dict]:
     return [nbformat.from_dict(o) for o in good if o is not None]
 
 
-def run_student(sandbox: Sandbox, workdir: Path, assignment: str, cells: list[dict], env: dict,
-                limits: Limits, cgroups: Cgroups | None = None) -> StudentRun:
-    """Phase 1: run ``cells`` in a fresh sandbox over ``workdir``."""
-    groups = cgroups.create(limits.memory + limits.tmp_size + 256 * 2**20) if cgroups else []
+def _kill(proc: subprocess.Popen, sandboxed: bool) -> None:
     try:
-        return _run_student(sandbox, workdir, assignment, cells, env, limits, cgroups, groups)
-    finally:
-        if cgroups:
-            cgroups.remove(groups)
-
-
-def _run_student(sandbox: Sandbox, workdir: Path, assignment: str, cells: list[dict], env: dict,
-                 limits: Limits, cgroups: Cgroups | None, groups: list[Path]) -> StudentRun:
-    result = StudentRun()
-    argv, cwd = sandbox.student_command(workdir, assignment)
-    if cgroups and groups:
-        argv = cgroups.launcher(groups, argv)
-    read_fd, write_fd = os.pipe()
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True)
-    os.close(write_fd)
-    job = {"cells": cells, "cell_timeout": limits.cell_timeout, "memory": limits.memory,
-           "file_size": limits.file_size, "preload": PRELOAD, "channel": write_fd}
-    try:
-        proc.stdin.write(frames.pack(job))
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
+        if sandboxed:
+            proc.kill()  # bwrap: its PID namespace dies with it
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
-    reader = frames.FrameReader(limit=limits.messages)
-    diagnostics = bytearray()
-    sel = selectors.DefaultSelector()
-    sel.register(read_fd, selectors.EVENT_READ, "channel")
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    deadline_total = start + limits.notebook_timeout
-    deadline_cell = start + limits.startup_timeout
-    current: int | None = None
-    kept_bytes = 0
-    open_streams = 2
-    try:
-        while open_streams:
-            now = time.monotonic()
-            deadline = min(deadline_total, deadline_cell)
-            if now >= deadline:
-                if now >= deadline_total:
-                    result.problems.append(f"the notebook ran longer than {limits.notebook_timeout:g} s; stopped")
-                elif current is None:
-                    result.problems.append("the grader's Python did not start in time")
-                else:
-                    result.problems.append(f"a cell ignored the {limits.cell_timeout:g} s limit; notebook stopped")
-                _kill(proc, sandbox.enabled)
-                break
-            for key, _ in sel.select(timeout=min(1.0, deadline - now)):
-                if key.data == "stdout":
-                    chunk = os.read(key.fd, 1 << 16)
-                    result.terminal_bytes += len(chunk)
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_streams -= 1
-                    elif len(diagnostics) < DIAGNOSTIC_BYTES:
-                        diagnostics += chunk[: DIAGNOSTIC_BYTES - len(diagnostics)]
-                    continue
-                chunk = os.read(read_fd, 1 << 20)
-                if not chunk:
-                    sel.unregister(read_fd)
-                    open_streams -= 1
-                    continue
-                try:
-                    reader.feed(chunk)
-                except frames.FrameError as exc:
-                    result.problems.append(f"the notebook flooded the grader ({exc}); stopped")
-                    _kill(proc, sandbox.enabled)
-                    open_streams = 0
-                    break
-                for header, payload in reader.frames:
-                    kind, i = header.get("type"), header.get("i")
-                    if kind == "start" and type(i) is int:
-                        current = i
-                        deadline_cell = time.monotonic() + limits.cell_timeout + GRACE
-                    elif kind == "ready":
-                        result.started = True
-                        deadline_cell = deadline_total
-                    elif kind == "snap" and type(i) is int:
-                        result.snapshots[i] = payload
-                        result.reached.add(i)
-                    elif kind == "cell" and type(i) is int:
-                        kept_bytes += len(payload) + len(str(header.get("outputs", "")))
-                        if kept_bytes <= OUTPUT_BUDGET:
-                            result.outputs[i] = _valid_outputs(header.get("outputs"))
-                        elif i not in result.truncated:
-                            result.outputs[i] = []
-                            result.truncated.append(i)
-                        if type(header.get("count")) is int:
-                            result.counts[i] = header["count"]
-                        if header.get("truncated") is True:
-                            result.truncated.append(i)
-                        current = None
-                        deadline_cell = deadline_total
-                    elif kind == "done":
-                        result.completed = True
-                reader.frames.clear()
-    finally:
-        sel.close()
-        os.close(read_fd)
+
+
+class _Ended(Exception):
+    """The channel closed or the clock ran out."""
+
+
+class StudentSession:
+    """One fresh sandbox for one submitted notebook: :meth:`intake`, then :meth:`run`."""
+
+    def __init__(self, sandbox: Sandbox, workdir: Path, assignment: str, notebook: str, env: dict[str, str],
+                 limits: Limits, cgroups: Cgroups | None = None) -> None:
+        self.sandbox, self.limits, self.cgroups = sandbox, limits, cgroups
+        self.groups = cgroups.create(limits.memory + limits.tmp_size + 256 * 2**20) if cgroups else []
+        argv, cwd = sandbox.student_command(workdir, assignment)
+        if cgroups and self.groups:
+            argv = cgroups.launcher(self.groups, argv)
+        read_fd, write_fd = os.pipe()
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True)
+        os.close(write_fd)
+        self.channel = read_fd
+        self.reader = frames.FrameReader(limit=limits.messages, max_header=MAX_HEADER,
+                                         max_payload=limits.snapshot_bytes + limits.intake_bytes)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(read_fd, selectors.EVENT_READ, "channel")
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ, "stdout")
+        self.open_streams = 2
+        self.diagnostics = bytearray()
+        self.terminal_bytes = 0
+        self.closed = False
+        hello: RunnerHello = {"notebook": notebook, "max_intake": limits.intake_bytes, "max_file": limits.notebook_bytes,
+                              "memory": limits.memory, "file_size": limits.file_size, "preload": PRELOAD,
+                              "processes": MAX_PROCESSES if sandbox.enabled else None,
+                              "channel": write_fd}
+        self._send(dict(hello))
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _send(self, header: dict) -> None:
         try:
-            proc.wait(timeout=5)
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(frames.pack(header))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    def _next(self, deadline: float) -> tuple[dict, bytes, int]:
+        """The next frame from the channel and its size, or :class:`_Ended` (closed, or past ``deadline``)."""
+        while not self.reader.frames:
+            now = time.monotonic()
+            if now >= deadline or not self.open_streams:
+                raise _Ended()
+            for key, _ in self.sel.select(timeout=min(1.0, deadline - now)):
+                chunk = os.read(key.fd, 1 << 20 if key.data == "channel" else 1 << 16)
+                if key.data == "stdout":
+                    self.terminal_bytes += len(chunk)
+                    if len(self.diagnostics) < DIAGNOSTIC_BYTES:
+                        self.diagnostics += chunk[: DIAGNOSTIC_BYTES - len(self.diagnostics)]
+                if not chunk:
+                    self.sel.unregister(key.fd)
+                    self.open_streams -= 1
+                elif key.data == "channel":
+                    self.reader.feed(chunk)  # raises FrameError on a flood
+        header, payload = self.reader.frames.pop(0)
+        return header, payload, self.reader.sizes.pop(0)
+
+    def said(self) -> str:
+        """What the sandboxed process (or bwrap) printed, for a grader-failure message."""
+        return self.diagnostics.decode("utf-8", "replace").strip()[-600:]
+
+    # ---- phase 1 -------------------------------------------------------------------------
+
+    def intake(self) -> tuple[Any, str | None]:
+        """The submitted notebook as JSON, or why it could not be read.
+
+        Raises :class:`StartFailure` when the sandbox itself did not come up."""
+        deadline = self.start + self.limits.startup_timeout
+        try:
+            header, payload, _ = self._next(deadline)
+        except (_Ended, frames.FrameError) as exc:
+            self.close()
+            timed_out = isinstance(exc, _Ended) and time.monotonic() >= deadline
+            raise StartFailure("timed out" if timed_out else f"exit code {self.proc.returncode}", self.said()) from None
+        if header.get("type") != "intake" or type(header.get("ok")) is not bool:
+            self.close()
+            raise StartFailure("it answered out of protocol", self.said())
+        if not header["ok"]:
+            self.close()
+            error = header.get("error")
+            return None, error if type(error) is str else "unreadable"
+        try:
+            return json.loads(payload), None
+        except (ValueError, RecursionError) as exc:
+            self.close()
+            return None, f"unreadable ({type(exc).__name__})"
+
+    def run(self, cells: list[StudentCell]) -> StudentRun:
+        """Run ``cells``; each is reported once and in order, against clocks kept here."""
+        result = StudentRun()
+        limits = self.limits
+        self._send({"cells": cells, "cell_timeout": limits.cell_timeout})
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        order = [c["i"] for c in cells]
+        snap_names = {c["i"]: c["snap"] for c in cells if c["snap"] is not None}
+        notebook_end = self.start + limits.notebook_timeout
+        deadline = min(notebook_end, time.monotonic() + limits.startup_timeout)
+        position = -1  # index in `order` of the cell that started last
+        current: int | None = None  # that cell, while it runs
+        kept_bytes = snap_bytes = 0
+        try:
+            while True:
+                try:
+                    header, payload, size = self._next(min(deadline, notebook_end))
+                except _Ended:
+                    now = time.monotonic()
+                    if now >= notebook_end:
+                        result.problems.append(f"the notebook ran longer than {limits.notebook_timeout:g} s; stopped")
+                    elif now >= deadline and current is not None:
+                        result.problems.append(f"a cell ignored the {limits.cell_timeout:g} s limit; notebook stopped")
+                    elif now >= deadline:
+                        result.problems.append("the grader's Python did not start in time" if not result.started
+                                               else "the notebook stopped answering the grader; stopped")
+                    break
+                kind, i = header.get("type"), header.get("i")
+                if kind == "ready" and not result.started and position == -1:
+                    result.started = True
+                    deadline = notebook_end
+                elif kind == "start" and result.started and current is None and position + 1 < len(order) \
+                        and i == order[position + 1]:
+                    position += 1
+                    current = i
+                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout + GRACE)  # never extended
+                elif kind == "snap" and current is not None and i == current and i in snap_names \
+                        and i not in result.snapshots:
+                    if snap_bytes + len(payload) > limits.snapshot_bytes:
+                        payload = json.dumps({"values": {}, "skipped": {
+                            n: "too large to carry over to the tests" for n in snap_names[i]}}).encode()
+                    snap_bytes += len(payload)
+                    result.snapshots[i] = payload
+                elif kind == "cell" and current is not None and i == current:
+                    kept_bytes += size
+                    if kept_bytes <= OUTPUT_BUDGET:
+                        result.outputs[i] = valid_outputs(header.get("outputs"))
+                    else:
+                        result.outputs[i] = []
+                        result.truncated.append(i)
+                    if type(header.get("count")) is int:
+                        result.counts[i] = header["count"]
+                    if header.get("truncated") is True and i not in result.truncated:
+                        result.truncated.append(i)
+                    current = None
+                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout + GRACE)
+                elif kind == "done" and current is None and position == len(order) - 1:
+                    result.completed = True
+                    break
+                else:
+                    result.interfered = True
+                    result.problems.append("the notebook interfered with the grader's reports (a report out of "
+                                           f"turn: {str(kind)[:20]!r}); stopped, later cells not graded")
+                    break
+        except frames.FrameError as exc:
+            result.problems.append(f"the notebook flooded the grader ({exc}); stopped")
+        finally:
+            self.close()
+        result.terminal_bytes = self.terminal_bytes
+        result.seconds = time.monotonic() - self.start
+        if not result.completed:
+            result.stopped_at = current if current is not None else (order[position + 1] if position + 1 < len(order) else None)
+            if not result.problems:
+                where = f" in cell {current}" if current is not None else " before running any cell"
+                result.problems.append(f"the notebook's process ended early{where} (exit code {self.proc.returncode})")
+            if not result.started:
+                said = self.said()
+                if said:
+                    result.problems.append("grader process said: " + said[-500:])
+        return result
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.proc.poll() is None:
+            _kill(self.proc, self.sandbox.enabled)
+        try:
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _kill(proc, sandbox.enabled)
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
-    result.seconds = time.monotonic() - start
-    if not result.completed:
-        result.stopped_at = current
-        if not result.problems:
-            where = f" in cell {current}" if current is not None else " before running any cell"
-            result.problems.append(f"the notebook's process ended early{where} (exit code {proc.returncode})")
-        text = diagnostics.decode("utf-8", "replace").strip()
-        if text and not result.started:
-            result.problems.append("grader process said: " + text[-500:])
-    return result
+            _kill(self.proc, self.sandbox.enabled)
+            self.proc.wait()
+        self.sel.close()
+        os.close(self.channel)
+        for stream in (self.proc.stdout, self.proc.stdin):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        if self.cgroups:
+            self.cgroups.remove(self.groups)
+
+
+class StartFailure(Exception):
+    """The sandboxed runner did not come up: the grader's problem, never the student's."""
+
+    def __init__(self, how: str, said: str) -> None:
+        self.how, self.said = how, said
+        super().__init__(f"the sandbox did not start ({how})" + (f": {said}" if said else ""))
 
 
 class Evaluator:
@@ -218,6 +321,12 @@ class Evaluator:
         self.warmup = warmup or []
         self.proc: subprocess.Popen | None = None
         self.ready = False
+        self.scratch = None if sandbox.enabled else tempfile.mkdtemp(prefix="course-eval-")
+
+    @property
+    def work_dir(self) -> str:
+        """The folder each job works in (inside the evaluator's private /tmp when sandboxed)."""
+        return "/tmp/job" if self.scratch is None else os.path.join(self.scratch, "job")
 
     def spawn(self) -> None:
         """Start the server without waiting for it (it warms up while the caller works).
@@ -225,15 +334,12 @@ class Evaluator:
         Call from the thread that will use it: ``--die-with-parent`` ties the sandbox's life to
         the starting thread."""
         argv, cwd = self.sandbox.evaluator_command(self.files)
-        home = "/tmp" if self.sandbox.enabled else None
-        if not self.sandbox.enabled:
-            import tempfile
-
-            home = tempfile.mkdtemp(prefix="course-eval-home-")
+        home = "/tmp" if self.scratch is None else self.scratch
         env = self.sandbox.env({}, home=home)
         self.ready = False
         self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
+        assert self.proc.stdin is not None
         frames.write_frame(self.proc.stdin.fileno(), {"memory": self.limits.memory, "preload": PRELOAD,
                                                       "warmup": self.warmup, "cell_timeout": self.limits.cell_timeout})
 
@@ -257,9 +363,9 @@ class Evaluator:
             sel.register(fd, selectors.EVENT_READ)
             while not reader.frames:
                 left = end - time.monotonic()
-                if left <= 0 or not sel.select(timeout=left):
-                    if time.monotonic() >= end:
-                        return None
+                if left <= 0:
+                    return None
+                if not sel.select(timeout=left):
                     continue
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
@@ -267,31 +373,30 @@ class Evaluator:
                 reader.feed(chunk)
         return reader.frames[0][0]
 
-    def evaluate(self, job: dict) -> dict:
-        """Send one job; the reply, or ``{"error": ...}`` (the server is restarted next time)."""
-        deadline = float(job.get("deadline", self.limits.notebook_timeout))
+    def evaluate(self, job: EvalJob, payload: bytes) -> EvalReply:
+        """Send one job; its reply, or ``{"error": ...}`` (the server is restarted next time)."""
         for attempt in (1, 2):
             try:
                 self._start()
-                frames.write_frame(self.proc.stdin.fileno(), job)
-                reply = self._read(deadline + 30)
+                assert self.proc is not None and self.proc.stdin is not None
+                frames.write_frame(self.proc.stdin.fileno(), dict(job), payload)
+                reply = self._read(job["deadline"] + 30)
             except (OSError, RuntimeError, frames.FrameError) as exc:
                 self.close()
                 if attempt == 2:
-                    return {"error": f"evaluator failed: {exc}", "fatal": True}
+                    return {"cells": {}, "error": f"evaluator failed: {exc}", "fatal": True}
                 continue
             if reply is None:
                 self.close()
-                return {"error": "the evaluator stopped responding"}
-            return reply
-        return {"error": "evaluator failed"}
+                return {"cells": {}, "error": "the evaluator stopped responding"}
+            return reply  # type: ignore[return-value]
+        return {"cells": {}, "error": "evaluator failed", "fatal": True}
 
     def close(self) -> None:
         if self.proc is not None:
-            if self.proc.poll() is None:
-                _kill(self.proc, self.sandbox.enabled)
+            _kill(self.proc, self.sandbox.enabled)
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
             for stream in (self.proc.stdin, self.proc.stdout):
@@ -300,5 +405,12 @@ class Evaluator:
                         stream.close()
                 except OSError:
                     pass
-            self.proc = None
-            self.ready = False
+        self.proc = None
+        self.ready = False
+
+    def shutdown(self) -> None:
+        self.close()
+        if self.scratch:
+            import shutil
+
+            shutil.rmtree(self.scratch, ignore_errors=True)

@@ -2,17 +2,25 @@
 
 Inside the sandbox a process sees
 
-- read-only: the system libraries (``/usr``), the Python installation running the grader and
-  the installed ``course`` package (for an editable install, only ``<repo>/course``);
+- read-only: the system libraries (``/usr``), the folders of the Python installation running
+  the grader (its prefixes and site-packages, wherever they are: a venv inside the course root
+  or under ``/tmp``, a user or pipx install, the system's) and the installed ``course`` package
+  (for an editable install, only ``<checkout>/course``);
 - a private ``/tmp`` (size-capped tmpfs) and private ``/dev``, ``/proc``;
 - writable: the student's own working copy, and nothing else (``/`` is remounted read-only);
 - no network (``--unshare-net``), its own PID/IPC/UTS namespaces, no capabilities, a new
   session, and it dies with the grader (``--die-with-parent``).
 
-Not visible: the course root (``source/``, ``release/``, ``gradebook.db``), other students'
-files, the instructor's home. Memory (address space), file size and core dumps are capped with
-``setrlimit`` by the process itself before it runs anything; the wall time of each cell and of
-the whole notebook is enforced from outside by killing the sandbox.
+Not visible: the course root (``source/``, ``release/``, the gradebook), other students' files,
+the instructor's home. Only the installation's own folders are bound, never the folders around
+them; if an installation folder contains the course root, the root is masked with an empty
+tmpfs. Memory (address space), file size and core dumps are capped with ``setrlimit`` by the
+process itself before it runs anything; the wall time of each cell and of the whole notebook is
+enforced from outside by killing the sandbox.
+
+The sandboxed Python starts isolated (``-I``: no ``PYTHONPATH``, no user site, no current
+folder) and a two-line bootstrap adds exactly the grader's installation folders to its import
+path (:func:`import_paths`), so every layout imports the same packages as the grader.
 
 ``--no-sandbox`` runs the same processes without bwrap (limits still apply, isolation does not).
 """
@@ -25,11 +33,12 @@ import shutil
 import site
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import course
-from course.coursedir import CourseError
+from course.errors import CourseError, SandboxUnavailable
 
 GiB = 1024**3
 MiB = 1024**2
@@ -40,12 +49,9 @@ FILES_INSIDE = "/grader/files"
 INSTALL_HINT = (
     "bubblewrap (`bwrap`) is needed to grade student code safely but was not found or does not "
     "work here. Install it (Debian/Ubuntu: `apt-get install bubblewrap`; `.ci/run` does this), "
-    "or pass --no-sandbox to run student code WITHOUT isolation (only for code you trust)."
+    "or pass --no-sandbox to run student code WITHOUT isolation (only for code you trust). "
+    "`course doctor` checks the sandbox."
 )
-
-
-class SandboxUnavailable(CourseError):
-    """bwrap is missing or cannot create namespaces here."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,10 @@ class Limits:
     notebook_timeout: float = 600.0  # seconds per notebook (the sandbox is killed)
     file_size: int = 512 * MiB  # largest file a notebook may write
     tmp_size: int = 512 * MiB  # size of the private /tmp
-    messages: int = 256 * MiB  # total bytes a notebook may send back to the grader
+    messages: int = 160 * MiB  # total bytes a notebook may send back to the grader
+    snapshot_bytes: int = 64 * MiB  # answer values carried over to the tests, per notebook
+    notebook_bytes: int = 100 * MiB  # largest submitted notebook file read (inside the sandbox)
+    intake_bytes: int = 16 * MiB  # largest notebook without outputs the grader reads back
     startup_timeout: float = 180.0  # seconds for the interpreter to start (slow, busy machines)
 
 
@@ -88,27 +97,45 @@ def _is_within(path: Path, other: Path) -> bool:
         return False
 
 
+def course_package_dir() -> Path:
+    return Path(course.__file__).resolve().parent
+
+
+def _site_dirs() -> list[str]:
+    dirs = [*site.getsitepackages()]
+    user = site.getusersitepackages()
+    if user and site.ENABLE_USER_SITE:
+        dirs.append(user)
+    for key in ("purelib", "platlib"):
+        dirs.append(sysconfig.get_paths()[key])
+    dirs += [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    return list(dict.fromkeys(d for d in dirs if d))
+
+
+def import_paths() -> list[str]:
+    """Folders the sandboxed Python adds to its import path: the grader's site folders (their
+    ``.pth`` files, editable installs' finders included, are processed) and the folder holding
+    the ``course`` package (only the package itself is visible there)."""
+    paths = [d for d in _site_dirs() if os.path.isdir(d)]
+    pkg_parent = str(course_package_dir().parent)
+    return [*paths, pkg_parent] if pkg_parent not in paths else paths
+
+
 def python_paths(course_root: Path) -> list[Path]:
-    """Folders of the Python installation to expose read-only (never one holding the course)."""
+    """Folders of the Python installation to expose read-only (never the course root itself)."""
     root = course_root.resolve()
     candidates = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix),
-                  Path(os.path.realpath(sys.executable)).parent.parent}
-    # Only the installation itself: not sys.path, which may hold a course checkout (pytest's
-    # rootdir, the current folder) whose source/ must stay invisible. The course package is
-    # bound on its own (Sandbox._base).
-    for entry in [*site.getsitepackages(), site.getusersitepackages()]:
-        if entry:
-            candidates.add(Path(entry))
+                  Path(os.path.realpath(sys.executable)).parent.parent,
+                  Path(os.path.realpath(sys.executable)).parent, Path(sys.executable).parent}
+    candidates |= {Path(p) for p in _site_dirs()}
     keep: list[Path] = []
     for cand in candidates:
         try:
             path = cand.resolve()
         except OSError:
             continue
-        if not path.is_dir() or path == Path("/") or _is_within(path, Path("/usr")):
+        if not path.is_dir() or path == Path("/") or _is_within(path, Path("/usr")) or path == root:
             continue
-        if _is_within(root, path) or _is_within(path, root):
-            continue  # would expose the course root (or is inside it)
         keep.append(path)
     keep.sort(key=lambda p: len(p.parts))
     outer: list[Path] = []
@@ -118,8 +145,10 @@ def python_paths(course_root: Path) -> list[Path]:
     return outer
 
 
-def course_package_dir() -> Path:
-    return Path(course.__file__).resolve().parent
+BOOTSTRAP = ("import site, sys\n"
+             "for p in {paths!r}:\n"
+             "    p in sys.path or site.addsitedir(p)\n"
+             "import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
 
 
 @dataclass
@@ -143,7 +172,12 @@ class Sandbox:
     def python(self) -> str:
         return sys.executable
 
+    def python_command(self, module: str) -> list[str]:
+        """``python -I`` running ``module`` with the grader's installation on its import path."""
+        return [self.python, "-I", "-c", BOOTSTRAP.format(paths=import_paths(), module=module)]
+
     def _base(self) -> list[str]:
+        assert self.bwrap is not None
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session",
                 "--unshare-user", "--uid", "1000", "--gid", "1000"]
         if os.geteuid() == 0:
@@ -158,25 +192,29 @@ class Sandbox:
         for name in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                      "/etc/alternatives", "/etc/fonts", "/etc/mime.types"):
             args += ["--ro-bind-try", name, name]
-        bound = python_paths(self.course_root)
-        for path in bound:
-            args += ["--ro-bind", str(path), str(path)]
-        for secret in [self.course_root, *self.hidden]:
-            if any(_is_within(secret, b) for b in [*bound, Path("/usr")]):
-                args += ["--tmpfs", str(secret)]  # mask it if an installation folder holds it
+        # private /tmp, /dev, /proc first: bwrap applies mounts in order, and an installation or
+        # a checkout under /tmp (a venv in /tmp, CI clones) must be bound on top of them
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
                  "--size", str(self.limits.tmp_size), "--tmpfs", "/tmp"]
-        # bwrap applies mounts in order: bind the package after the private /tmp, or a course
-        # checked out under /tmp (CI clones, scratch copies) would have its package hidden.
+        bound = python_paths(self.course_root)
+        for path in bound:
+            args += ["--ro-bind", str(path), str(path)]
         pkg = course_package_dir()
         if not any(_is_within(pkg, b) for b in bound):
             args += ["--ro-bind", str(pkg), str(pkg)]
+        for secret in [self.course_root, *self.hidden]:
+            if any(_is_within(secret, b) for b in [*bound, Path("/usr")]):
+                args += ["--tmpfs", str(secret)]  # mask it: an installation folder holds it ...
+                for inner in [*bound, pkg]:  # ... and bring back the installation inside it
+                    if inner != secret and _is_within(inner, secret):
+                        args += ["--ro-bind", str(inner), str(inner)]
         return args
 
-    def student_command(self, workdir: Path, assignment: str) -> tuple[list[str], str]:
+    def student_command(self, workdir: Path, assignment: str,
+                        module: str = "course.sandboxed.runner") -> tuple[list[str], str]:
         """Command running the phase-1 runner with ``workdir`` as the only writable folder."""
-        argv = [self.python, "-I", "-m", "course.grading.runner"]
+        argv = self.python_command(module)
         if not self.enabled:
             return argv, str(workdir)
         inside = f"{HOME_INSIDE}/{assignment}"
@@ -185,7 +223,7 @@ class Sandbox:
 
     def evaluator_command(self, files: Path | None) -> tuple[list[str], str]:
         """Command running the evaluator fork server (no writable host folder at all)."""
-        argv = [self.python, "-I", "-m", "course.grading.evaluate"]
+        argv = self.python_command("course.sandboxed.evaluate")
         if not self.enabled:
             return argv, "/"
         args = self._base()
@@ -225,6 +263,23 @@ class Sandbox:
         return env
 
 
+def start_hint(said: str) -> str:
+    """What to do about a sandbox that did not start, from what it printed."""
+    text = said.lower()
+    if "execvp" in text or "no such file" in text:
+        return ("the Python running the grader is not visible inside the sandbox; run `course doctor`, and "
+                "report the layout (where Python and the course package are installed) if it persists")
+    if "modulenotfounderror" in text or "no module named" in text:
+        return ("the sandboxed Python cannot import the kit's packages; install the kit into the environment "
+                "that runs `course` (e.g. `.venv/bin/pip install -e .`) and run `course doctor`")
+    if "permission denied" in text or "operation not permitted" in text or "namespace" in text:
+        return ("bubblewrap may not create namespaces here (containers often forbid it); run `course doctor`, "
+                "or grade with --no-sandbox only for code you trust")
+    if "memoryerror" in text or "cannot allocate" in text:
+        return "the memory limit is too small to start Python; raise --memory"
+    return "run `course doctor` on this machine for the sandbox's own diagnosis"
+
+
 @functools.lru_cache(maxsize=4)
 def bwrap_problem(bwrap: str | None) -> str | None:
     """Why bwrap cannot be used here (``None`` when it works)."""
@@ -246,3 +301,23 @@ def bwrap_problem(bwrap: str | None) -> str | None:
     if proc.returncode != 0:
         return f"bwrap cannot create a sandbox here: {proc.stderr.strip()[:300]}"
     return None
+
+
+def probe(sandbox: Sandbox, timeout: float = 120.0) -> str | None:
+    """Why the sandboxed Python cannot start here (``None`` when it can): runs a tiny module in
+    the same sandbox a student gets, and returns what it printed, with what to do about it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="course-probe-") as tmp:
+        argv, cwd = sandbox.student_command(Path(tmp), "probe", module="course.sandboxed.probe")
+        env = sandbox.env({}, home=None if sandbox.enabled else tmp)
+        try:
+            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return f"the sandboxed Python did not start within {timeout:g} s (a very busy machine?)"
+        except OSError as exc:
+            return f"the sandbox could not be started: {exc}\nwhat to do: {start_hint(str(exc))}"
+    if proc.returncode == 0 and "sandbox ok" in proc.stdout:
+        return None
+    said = (proc.stdout + proc.stderr).strip()[-600:] or f"exit code {proc.returncode}, nothing printed"
+    return f"the sandboxed Python did not start: {said}\nwhat to do: {start_hint(said)}"

@@ -33,8 +33,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from course.coursedir import copy_course
 from course.hub.settings import HubSettings
+from course.layout import Course
 
 HUB_BLOCK_START = "# --- hub: written by `python -m course.hub provision`; edit hub.toml instead ---"
 HUB_BLOCK_END = "# --- end of hub block ---"
@@ -150,7 +150,7 @@ def provision_course(s: HubSettings, log) -> None:
     if not (s.course_root / "nbgrader_config.py").is_file():
         if not (s.kit / "source").is_dir():
             raise ProvisionError(f"course.kit = {s.kit}: no source/ there (point it at this kit's checkout)")
-        copy_course(s.kit, s.course_root)
+        Course.load(s.kit).copy_to(s.course_root)
         log(f"copied the course from {s.kit} to {s.course_root}")
     write_hub_block(s.course_root / "nbgrader_config.py", s)
     uid, gid = pwd.getpwnam(s.grader).pw_uid, pwd.getpwnam(s.grader).pw_gid

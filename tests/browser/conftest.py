@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser import lab as labmod
 from tests.browser import pages
-from tests.conftest import ASSIGNMENTS, ROOT
+from tests.support import ASSIGNMENTS, ROOT
 
 #: The cases the suite runs on: every assignment, without the scaffolding demo once real
 #: cases exist.

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.coursedir import copy_course
+from course.layout import Course
 
 COURSE_ID = "bizcases"
 
@@ -110,7 +110,7 @@ class Session:
 def make_session(root: Path, base: Path) -> Session:
     """A scratch course with its own nbgrader config and a private Jupyter configuration."""
     home = base / "home"
-    course = copy_course(root, home / "course")
+    course = Course.load(root).copy_to(home / "course").root
     exchange = base / "exchange"
     exchange.mkdir(parents=True)
     exchange.chmod(0o777)  # nbgrader wants a world-writable exchange root

@@ -20,8 +20,9 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from course import notebooks, plots, submissions
-from course.coursedir import notebooks as list_notebooks
+from course import cells, ipynb, plots
+from course.authoring import submissions
+from course.layout import notebooks as list_notebooks
 from tests.browser import pages
 from tests.browser.conftest import CASES, save_screenshot
 from tests.browser.lab import COURSE_ID
@@ -64,7 +65,7 @@ def fetched(lab, case):
 
 
 def solved(source_path, release_path):
-    return submissions.reference(notebooks.read(source_path), notebooks.read(release_path))
+    return submissions.reference(ipynb.read(source_path), ipynb.read(release_path))
 
 
 def unexpected_errors(nb) -> list[str]:
@@ -73,13 +74,13 @@ def unexpected_errors(nb) -> list[str]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if notebooks.is_answer_cell(cell):
+        if cells.is_answer(cell):
             allowed = STUB_ERRORS
-        elif notebooks.is_test_cell(cell):
+        elif cells.is_test(cell):
             allowed = UNANSWERED_CHECK_ERRORS
         else:
             allowed = set()
-        where = f"cell {index} ({notebooks.cell_label(cell)})"
+        where = f"cell {index} ({cells.label(cell)})"
         for out in cell.get("outputs", []):
             if out.output_type == "error" and out.ename not in allowed:
                 found.append(f"{where}: {out.ename}: {out.evalue}")
@@ -102,13 +103,13 @@ def manual_answers(nb) -> list[int]:
     return [
         i
         for i, c in enumerate(nb.cells)
-        if c.cell_type == "markdown" and notebooks.is_answer_cell(c)
-        and notebooks.nbgrader_meta(c).get("grade")
+        if c.cell_type == "markdown" and cells.is_answer(c)
+        and cells.nbgrader(c).get("grade")
     ]
 
 
 def check_cells(nb) -> list[int]:
-    return [i for i, c in enumerate(nb.cells) if notebooks.is_test_cell(c)]
+    return [i for i, c in enumerate(nb.cells) if cells.is_test(c)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def test_student_fetches_runs_and_sees_every_chart(lab, new_page, case):
     for name, release_path, _ in entries:
         pages.open_assignment_list(page)
         pages.open_fetched_notebook(page, case, name)
-        panel = pages.notebook_panel(page, len(notebooks.read(release_path).cells))
+        panel = pages.notebook_panel(page, len(ipynb.read(release_path).cells))
         pages.run_all_past_stubs(page, panel)
         saved = _save_with_chart_images(page, folder / f"{name}.ipynb")
 
@@ -207,7 +208,7 @@ def test_student_fetches_runs_and_sees_every_chart(lab, new_page, case):
             assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
         export.close()
         # leave the release notebook's text untouched: only outputs were added
-        assert [c.source for c in saved.cells] == [c.source for c in notebooks.read(release_path).cells]
+        assert [c.source for c in saved.cells] == [c.source for c in ipynb.read(release_path).cells]
 
 
 def _save_with_chart_images(page: Page, path):
@@ -250,7 +251,7 @@ def test_validate_fails_blank_and_passes_when_answered(lab, new_page, case):
     for name, release_path, source_path in release_notebooks(lab, case):
         target = folder / f"{name}.ipynb"
         shutil.copyfile(release_path, target)
-        blank = notebooks.read(release_path)
+        blank = ipynb.read(release_path)
         expected_failures = len(check_cells(blank)) + len(manual_answers(blank))
 
         page = new_page(f"{case}/{name}.ipynb")
@@ -268,14 +269,14 @@ def test_validate_fails_blank_and_passes_when_answered(lab, new_page, case):
         answers = solved(source_path, release_path)
         dom_cells = pages.cells(panel)
         for index, cell in enumerate(answers.cells):
-            if notebooks.is_answer_cell(cell):
+            if cells.is_answer(cell):
                 pages.type_into_cell(page, dom_cells.nth(index), cell.source)
         dialog = pages.validate(page, panel)
         expect(dialog.locator(".validation-success")).to_be_visible()
         expect(dialog).to_contain_text("Success! Your notebook passes all the tests.")
         pages.close_dialog(dialog)
 
-        typed = notebooks.read(target)
+        typed = ipynb.read(target)
         assert [c.source for c in typed.cells] == [c.source for c in answers.cells], (
             f"{case}/{name}: the saved notebook differs from the answers typed in"
         )
@@ -293,7 +294,7 @@ def test_submit_reaches_exchange_and_collect_finds_it(lab, new_page, case):
     entries = release_notebooks(lab, case)
     answers = {name: solved(src, rel) for name, rel, src in entries}
     for name, nb in answers.items():
-        notebooks.write(nb, folder / f"{name}.ipynb")
+        ipynb.write(nb, folder / f"{name}.ipynb")
 
     page = new_page()
     pages.open_assignment_list(page)
@@ -312,7 +313,7 @@ def test_submit_reaches_exchange_and_collect_finds_it(lab, new_page, case):
     collected = sorted((lab.session.course / "submitted").glob(f"*/{case}"))
     assert collected, f"collect put nothing under submitted/*/{case}"
     for name, nb in answers.items():
-        got = notebooks.read(collected[0] / f"{name}.ipynb")
+        got = ipynb.read(collected[0] / f"{name}.ipynb")
         assert [c.source for c in got.cells] == [c.source for c in nb.cells]
 
 
@@ -326,7 +327,7 @@ def test_html_of_a_headless_run_draws_the_charts(lab, browser, tmp_path):
     export renderer (as ``course grade`` does for feedback) shows every chart offline."""
     name, release_path, source_path = release_notebooks(lab, SCREENSHOT_CASE)[0]
     path = tmp_path / f"{name}.ipynb"
-    notebooks.write(solved(source_path, release_path), path)
+    ipynb.write(solved(source_path, release_path), path)
     proc = subprocess.run(
         [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--execute",
          "--ExecutePreprocessor.timeout=300", str(path)],

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from course import notebooks, submissions
-from tests.conftest import ROOT
+from course import cells, ipynb
+from course.authoring import submissions
 from tests.hub import services
+from tests.support import ROOT
 
 CASE_ON_TIME = "case01_strategy"
 CASE_LATE = "case02_logistics"
@@ -52,11 +53,11 @@ def scores(dep: services.Deployment, assignment: str) -> dict[str, dict[str, flo
 
 
 def source_notebook(case: str):
-    return notebooks.read(ROOT / "source" / case / f"{case}.ipynb")
+    return ipynb.read(ROOT / "source" / case / f"{case}.ipynb")
 
 
 def release_notebook(case: str):
-    return notebooks.read(ROOT / "release" / case / f"{case}.ipynb")
+    return ipynb.read(ROOT / "release" / case / f"{case}.ipynb")
 
 
 def solved(case: str):
@@ -67,7 +68,7 @@ def max_points(case: str) -> tuple[float, float]:
     """(autograded, manually graded) points of a case, from its source notebook's metadata."""
     auto = manual = 0.0
     for cell in source_notebook(case).cells:
-        meta = notebooks.nbgrader_meta(cell)
+        meta = cells.nbgrader(cell)
         if meta.get("grade") and meta.get("solution"):  # a written (manually graded) answer
             manual += float(meta.get("points", 0))
         elif meta.get("grade"):  # an autograder test cell
@@ -92,7 +93,7 @@ def hidden_test_lines(case: str) -> list[str]:
 
 def written_answers(nb) -> list[int]:
     return [i for i, c in enumerate(nb.cells)
-            if c.cell_type == "markdown" and notebooks.is_answer_cell(c) and notebooks.nbgrader_meta(c).get("grade")]
+            if c.cell_type == "markdown" and cells.is_answer(c) and cells.nbgrader(c).get("grade")]
 
 
 def number_cells(text: str) -> list[str]:
@@ -104,7 +105,7 @@ def write_as(user: str, nb, path: Path) -> None:
     import pwd
     import shutil
 
-    notebooks.write(nb, path)
+    ipynb.write(nb, path)
     entry = pwd.getpwnam(user)
     shutil.chown(path, entry.pw_uid, entry.pw_gid)
 

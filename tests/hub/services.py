@@ -32,7 +32,7 @@ from pathlib import Path
 from course.hub.provision import provision
 from course.hub.settings import HubSettings, load
 from tests.browser.lab import free_port
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 COURSE_ID = "bizcases"
 GRADER = f"grader-{COURSE_ID}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from course import notebooks
+from course import ipynb
 from tests.hub import kit, services
 
 CASE = "case03_pharma_hr"
@@ -149,5 +149,5 @@ def test_the_outsider_sees_no_course_in_the_assignment_list(deployment, people, 
 def test_graded_notebooks_stay_with_the_grader(deployment, work):
     assert work["graded"].returncode == 0, work["graded"].stderr[-2000:]
     autograded = deployment.course / "autograde" / ALICE / CASE / f"{CASE}.ipynb"
-    assert notebooks.read(autograded).cells
+    assert ipynb.read(autograded).cells
     assert denied(services.run("cat", autograded, user=ALICE, check=False))

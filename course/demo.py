@@ -25,13 +25,14 @@ import nbformat
 from rich.console import Console
 from rich.table import Table
 
-from course import build, submissions
-from course import notebooks as nbio
-from course.coursedir import CourseError, copy_course
-from course.coursedir import assignments as list_assignments
-from course.coursedir import notebooks as list_notebooks
-from course.grading import batch, export, feedback
-from course.grading import summary as summary_mod
+from course import cells, ipynb
+from course.authoring import build, submissions
+from course.errors import CourseError
+from course.grading import batch
+from course.grading.outcomes import Batch
+from course.layout import Course, notebooks
+from course.reports import export, feedback
+from course.reports import summary as summary_mod
 
 KILLER = """# hostile: kill the grader, then leave
 import os, signal
@@ -78,12 +79,12 @@ PERSONAS = [
 def _with_first_cell(nb, source: str):
     nb = copy.deepcopy(nb)
     nb.cells.insert(0, nbformat.v4.new_code_cell(source))
-    return nbio.clean(nb)
+    return ipynb.clean(nb)
 
 
 def _tampered(nb, root: Path):
     nb = copy.deepcopy(nb)
-    tests = [c for c in nb.cells if nbio.is_test_cell(c)]
+    tests = [c for c in nb.cells if cells.is_test(c)]
     for cell in tests[1:]:
         cell.source = "pass  # the tests were here"
     if tests:
@@ -91,30 +92,30 @@ def _tampered(nb, root: Path):
     return _with_first_cell(nb, SNOOP.format(root=root))
 
 
-def simulate(course: Path, assignment: str) -> None:
+def simulate(course: Course, assignment: str) -> None:
     """Write one submission per persona for every notebook of ``assignment``."""
-    for src_path in list_notebooks(course / "source" / assignment):
-        source = nbio.read(src_path)
-        release = nbio.read(course / "release" / assignment / src_path.name)
+    for src_path in notebooks(course.source(assignment)):
+        source = ipynb.read(src_path)
+        release = ipynb.read(course.release(assignment) / src_path.name)
         made = {
             "ada": submissions.reference(source, release),
             "ben": submissions.partial(source, release),
             "cai": release,
             "fay": _with_first_cell(release, KILLER),
             "gus": _with_first_cell(release, PATCHER),
-            "hal": _tampered(release, course),
+            "hal": _tampered(release, course.root),
         }
         for student, nb in made.items():
-            nbio.write(nb, course / "submitted" / student / assignment / src_path.name)
-        broken = course / "submitted" / "dev" / assignment / src_path.name
+            ipynb.write(nb, course.submitted(student, assignment) / src_path.name)
+        broken = course.submitted("dev", assignment) / src_path.name
         broken.parent.mkdir(parents=True, exist_ok=True)
         broken.write_text('{"cells": [ {"cell_type": "code", "source": "x = 1"', encoding="utf-8")
-        renamed = course / "submitted" / "eli" / assignment / f"{src_path.stem}-Copy1.ipynb"
-        nbio.write(submissions.reference(source, release), renamed)
+        renamed = course.submitted("eli", assignment) / f"{src_path.stem}-Copy1.ipynb"
+        ipynb.write(submissions.reference(source, release), renamed)
         (renamed.parent / "notes.txt").write_text("my notes\n", encoding="utf-8")
 
 
-def _chart(results: dict[str, batch.Batch], path: Path) -> None:
+def _chart(results: dict[str, Batch], path: Path) -> None:
     import plotly.graph_objects as go
 
     from course import plots
@@ -134,7 +135,7 @@ def _chart(results: dict[str, batch.Batch], path: Path) -> None:
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def _check(result: batch.Batch) -> list[str]:
+def _check(result: Batch) -> list[str]:
     by = {o.student: o.auto_score for o in result.outcomes}
     failures = []
     if by.get("ada") != result.max_auto:
@@ -148,27 +149,26 @@ def _check(result: batch.Batch) -> list[str]:
     return failures
 
 
-def run(root: Path, out: Path, *, assignments: list[str] | None = None, jobs: int | None = None,
+def run(origin: Course, out: Path, *, assignments: list[str] | None = None, jobs: int | None = None,
         sandbox: bool = True, console: Console | None = None) -> bool:
     console = console or Console()
     started = time.monotonic()
-    course = out / "course"
-    if course.exists():
-        shutil.rmtree(course)
-    copy_course(root, course)
-    names = assignments or list_assignments(course)
-    unknown = sorted(set(names) - set(list_assignments(course)))
+    if (out / "course").exists():
+        shutil.rmtree(out / "course")
+    course = origin.copy_to(out / "course")
+    names = assignments or course.assignments()
+    unknown = sorted(set(names) - set(course.assignments()))
     if unknown:
         raise CourseError(f"Unknown assignment(s): {', '.join(unknown)}")
     console.rule("[bold]course demo: a class dry run")
-    console.print(f"scratch course: {course}")
+    console.print(f"scratch course: {course.root}")
     for name in names:
         with console.status(f"building release/{name}"):
             build.build(course, name)
         simulate(course, name)
     console.print(f"built {len(names)} case(s); simulated {len(PERSONAS)} students each: "
                   + "; ".join(f"{p.student}: {p.description}" for p in PERSONAS))
-    results: dict[str, batch.Batch] = {}
+    results: dict[str, Batch] = {}
     options = batch.Options(jobs=jobs, sandbox=sandbox)
     for name in names:
         total = len(PERSONAS)
@@ -180,14 +180,14 @@ def run(root: Path, out: Path, *, assignments: list[str] | None = None, jobs: in
     chart = out / "grade-distribution.html"
     _chart(results, chart)
     ok = _report(console, results)
-    console.print(f"feedback: {course / 'feedback'}/<student>/<case>/")
+    console.print(f"feedback: {course.folder('feedback')}/<student>/<case>/")
     console.print(f"exports: {', '.join(str(p) for p in exports)}")
     console.print(f"grade-distribution chart: {chart}")
     console.print(f"[bold]{'done' if ok else 'FAILED'}[/] in {time.monotonic() - started:.0f} s")
     return ok
 
 
-def _report(console: Console, results: dict[str, batch.Batch]) -> bool:
+def _report(console: Console, results: dict[str, Batch]) -> bool:
     persona = {p.student: p for p in PERSONAS}
     legend = Table(title="the simulated class", show_header=True)
     for column in ("student", "kind", "submission"):

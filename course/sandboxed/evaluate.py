@@ -1,15 +1,16 @@
 """Phase 2, in its own sandbox: run the trusted cells on the student's exported values.
 
-The evaluator is a small fork server (``python -I -m course.grading.evaluate``). It imports
-IPython, pandas, plotly and the course package once, then for each job (one student's notebook,
-a frame on stdin) forks a fresh child that
+The evaluator is a small fork server (``python -I -m course.sandboxed.evaluate``). It imports
+IPython, pandas, plotly and the course package once, runs the trusted cells once on the
+default data (so imports and data caches are warm), then for each job (one student's notebook:
+an :class:`~.protocol.EvalJob` frame whose payload holds the snapshots) forks a fresh child that
 
-1. sets the student's environment (``COURSE_STUDENT_ID``, ...) and an empty working folder
-   holding the assignment's released files;
-2. runs the locked cells and the test cells (hidden tests included, from the gradebook) in
-   notebook order; before each one it defines the names that cell uses from the student's
-   snapshot, rebuilt as plain data (:func:`course.grading.values.decode_names`);
-3. answers with the outputs of every cell.
+1. sets the student's environment (``COURSE_STUDENT_ID``, ...) and works in the job's own empty
+   folder holding the assignment's released files (the server removes it afterwards);
+2. runs the locked cells and the test cells (hidden tests included, from the gradebook) in the
+   instructor's order; before each one it defines the names that cell uses from the student's
+   snapshot, rebuilt as plain data (:func:`course.sandboxed.values.decode_names`);
+3. answers with the outputs of every cell (:class:`~.protocol.EvalReply`).
 
 No student code ever runs here: the student controls only the *values* of their answer names.
 A test cell the student's notebook never reached fails with ``NotReached``.
@@ -19,24 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import select
 import shutil
 import signal
 import sys
-import tempfile
 import time
+from typing import Any
 
-from course.grading import frames
-
-
-def _limit(memory: int | None) -> None:
-    for res, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CORE, 0)):
-        if value:
-            try:
-                resource.setrlimit(res, (value, value))
-            except (ValueError, OSError):
-                pass
+from course.sandboxed import frames
+from course.sandboxed.protocol import CellResult, EvalJob, EvalReply, EvaluatorHello
 
 
 def _not_reached(reason: str) -> list[dict]:
@@ -44,38 +36,37 @@ def _not_reached(reason: str) -> list[dict]:
              "traceback": [f"NotReached: {reason}"]}]
 
 
-def evaluate(job: dict, shell) -> dict:
+def _snapshot(payload: bytes, span: Any) -> Any:
+    if type(span) is not list or len(span) != 2 or not all(type(x) is int and x >= 0 for x in span):
+        return None
+    offset, length = span
+    try:
+        return json.loads(payload[offset:offset + length])
+    except (ValueError, RecursionError):
+        return None
+
+
+def evaluate(job: EvalJob, payload: bytes, shell: Any) -> EvalReply:
     """Run the trusted cells of one job in ``shell`` (a fresh forked process); return outputs."""
-    from course.grading import shell as shell_mod
-    from course.grading import values
+    from course.sandboxed import shell as shell_mod
+    from course.sandboxed import values
 
     os.environ.update({k: str(v) for k, v in job.get("env", {}).items()})
-    for key in job.get("unset_env", []):
-        os.environ.pop(key, None)
-    work = tempfile.mkdtemp(prefix="eval-")
-    files = job.get("files_dir")
-    if files and os.path.isdir(files):
-        shutil.copytree(files, work, dirs_exist_ok=True)
-    os.chdir(work)
-    snapshots = job.get("snapshots", {})
+    os.chdir(job["work_dir"])
+    spans = job.get("snapshots", {})
     timeout = job.get("cell_timeout")
-    results: dict[str, dict] = {}
+    results: dict[str, CellResult] = {}
     for cell in job["cells"]:
         i = str(cell["i"])
         problems: dict[str, str] = {}
-        raw = snapshots.get(i)
-        if raw is None:
+        if i not in spans:
             if cell["role"] == "test":
                 results[i] = {"outputs": _not_reached(job.get("not_reached", "the notebook did not get this far")),
                               "problems": {}}
                 continue
         else:
             allowed = set(cell.get("inject", []))
-            try:
-                snapshot = json.loads(raw)
-            except (ValueError, RecursionError):
-                snapshot = None
-            found, problems = values.decode_names(snapshot, allowed)
+            found, problems = values.decode_names(_snapshot(payload, spans[i]), allowed)
             for name in allowed:
                 if name in found:
                     shell.user_ns[name] = found[name]
@@ -86,10 +77,12 @@ def evaluate(job: dict, shell) -> dict:
     return {"cells": results}
 
 
-def _warm_up(shell, sources: list[str], timeout: float | None) -> None:
+def _warm_up(shell: Any, sources: list[str], timeout: float | None) -> None:
     """Run the trusted cells once on the default data, then forget the namespace: the imports
     and data caches they fill are inherited by every forked child, the variables are not."""
-    from course.grading import shell as shell_mod
+    import tempfile
+
+    from course.sandboxed import shell as shell_mod
 
     if not sources:
         return
@@ -105,28 +98,39 @@ def _warm_up(shell, sources: list[str], timeout: float | None) -> None:
         shell.reset(new_session=True)
 
 
-def _run_child(job: dict, shell, write_fd: int) -> None:
+def _run_child(job: EvalJob, payload: bytes, shell: Any, write_fd: int) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     try:
-        result = evaluate(job, shell)
+        result: EvalReply | dict = evaluate(job, payload, shell)
     except BaseException as exc:  # report, never hang
-        result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-    frames.write_frame(write_fd, result)
+        result = {"cells": {}, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    frames.write_frame(write_fd, dict(result))
+
+
+def _prepare(job: EvalJob) -> None:
+    """The job's working folder: fresh, with the released data files in it."""
+    work = job["work_dir"]
+    shutil.rmtree(work, ignore_errors=True)
+    files = job.get("files_dir")
+    if files and os.path.isdir(files):
+        shutil.copytree(files, work)
+    else:
+        os.makedirs(work)
 
 
 def serve() -> None:
     """The fork server loop: one frame in, one frame out, per job."""
+    from course.sandboxed.runner import limit, preload
+
     got = frames.read_frame(0)
     if got is None:
         return
-    hello, _ = got
-    _limit(hello.get("memory"))
-    from course.grading.runner import preload
-
+    hello: EvaluatorHello = got[0]  # type: ignore[assignment]
+    limit(hello.get("memory"))
     preload(hello.get("preload", []))
-    from course.grading import shell as shell_mod
+    from course.sandboxed import shell as shell_mod
 
     shell = shell_mod.make_shell()
     _warm_up(shell, hello.get("warmup", []), hello.get("cell_timeout"))
@@ -138,19 +142,26 @@ def serve() -> None:
         got = frames.read_frame(0)
         if got is None:
             return
-        job, _ = got
+        header, payload = got
+        job: EvalJob = header  # type: ignore[assignment]
+        try:
+            _prepare(job)
+        except OSError as exc:
+            frames.write_frame(out, {"cells": {}, "error": f"could not prepare the job's folder: {exc}"})
+            continue
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: evaluate one notebook, then vanish
             os.close(read_fd)
             os.close(out)
             try:
-                _run_child(job, shell, write_fd)
+                _run_child(job, payload, shell, write_fd)
             finally:
                 os._exit(0)
         os.close(write_fd)
         reply = _collect(read_fd, pid, float(job.get("deadline", 600)))
         os.close(read_fd)
+        shutil.rmtree(job["work_dir"], ignore_errors=True)
         frames.write_frame(out, reply)
 
 
@@ -171,7 +182,7 @@ def _collect(fd: int, pid: int, seconds: float) -> dict:
         try:
             reader.feed(chunk)
         except frames.FrameError as exc:
-            reply = {"error": str(exc)}
+            reply = {"cells": {}, "error": str(exc)}
             break
         if reader.frames:
             reply = reader.frames[0][0]
@@ -181,7 +192,7 @@ def _collect(fd: int, pid: int, seconds: float) -> dict:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        reply = {"error": "the tests ran out of time" if timed_out else "the evaluator stopped unexpectedly"}
+        reply = {"cells": {}, "error": "the tests ran out of time" if timed_out else "the evaluator stopped unexpectedly"}
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:

@@ -47,11 +47,14 @@ def write_frame(fd: int, header: dict, payload: bytes = b"") -> None:
 class FrameReader:
     """Incremental parser; ``frames`` collects ``(header, payload)`` pairs as they complete."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_header: int = MAX_HEADER, max_payload: int = MAX_PAYLOAD) -> None:
         self.limit = limit  # total bytes accepted over the reader's life
+        self.max_header = max_header
+        self.max_payload = max_payload
         self.total = 0
         self.buffer = bytearray()
         self.frames: list[tuple[dict, bytes]] = []
+        self.sizes: list[int] = []  # bytes on the wire of each frame in ``frames``
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
@@ -59,22 +62,24 @@ class FrameReader:
             raise FrameError(f"more than {self.limit // 2**20} MiB of grader messages")
         self.buffer += data
         while True:
+            size = len(self.buffer)
             frame = self._next()
             if frame is None:
                 return
             self.frames.append(frame)
+            self.sizes.append(size - len(self.buffer))
 
     def _next(self) -> tuple[dict, bytes] | None:
         buf = self.buffer
         if len(buf) < 4:
             return None
         (hlen,) = _LEN.unpack_from(buf, 0)
-        if hlen > MAX_HEADER:
+        if hlen > self.max_header:
             raise FrameError("message header too large")
         if len(buf) < 8 + hlen:
             return None
         (plen,) = _LEN.unpack_from(buf, 4 + hlen)
-        if plen > MAX_PAYLOAD:
+        if plen > self.max_payload:
             raise FrameError("message payload too large")
         end = 8 + hlen + plen
         if len(buf) < end:

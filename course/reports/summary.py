@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from course.grading.batch import Batch, StudentOutcome
+from course.grading.outcomes import Batch, StudentOutcome
 
 
 @contextmanager
@@ -49,3 +49,15 @@ def table(batch: Batch) -> Table:
         result.add_row(outcome.student, _score(outcome, batch.max_auto), f"{outcome.seconds:.1f}",
                        f"[yellow]{text}[/]" if problems else "[green]-[/]")
     return result
+
+
+def grader_failures(batch: Batch) -> dict[str, list[str]]:
+    """Submissions the grader could not grade, grouped by cause (one line per cause)."""
+    marker = "NOT GRADED, grader failure (scores left unchanged): "
+    causes: dict[str, list[str]] = {}
+    for outcome in batch.outcomes:
+        for nb in outcome.notebooks:
+            if nb.status == "failed":
+                text = next((p for p in nb.problems if marker in p), nb.problems[0] if nb.problems else "unknown")
+                causes.setdefault(text.split(marker, 1)[-1], []).append(outcome.student)
+    return causes

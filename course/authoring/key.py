@@ -2,27 +2,28 @@
 
 The source notebook (the instructor's solution) is executed with ``COURSE_STUDENT_ID`` set to the
 student, so every loader produces that student's variant; the values of the names assigned in
-answer cells are then read back. Nothing here runs student code.
+answer cells are then read back in the grader's one value format
+(:mod:`course.sandboxed.values`: data only, the same format that carries a student's answers to
+the tests). Nothing here runs student code.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import numpy as np
-import pandas as pd
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from course import notebooks as nbio
-from course import variants
-from course.coursedir import CourseError, notebooks
+from course import cells, ipynb, variants
+from course.errors import CourseError
+from course.layout import Course, notebooks
+from course.sandboxed import values
 
 
 def assigned_names(source: str) -> list[str]:
@@ -72,12 +73,8 @@ def assigned_names(source: str) -> list[str]:
 
 def answer_names(nb: NotebookNode) -> dict[str, list[str]]:
     """For each autograded answer cell (grade id), the names it assigns."""
-    out = {}
-    for cell in nb.cells:
-        meta = nbio.nbgrader_meta(cell)
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
-            out[nbio.grade_id(cell)] = assigned_names(cell.source)
-    return out
+    return {cells.grade_id(cell) or "": assigned_names(cell.source)
+            for cell in nb.cells if cells.is_autograded_answer(cell)}
 
 
 @dataclass
@@ -90,27 +87,20 @@ class Key:
 
 
 _DUMP = """
-import pickle as _pickle
-_key_values = {{}}
-for _name in {names!r}:
-    if _name in globals():
-        try:
-            _pickle.dumps(globals()[_name])
-            _key_values[_name] = globals()[_name]
-        except Exception:
-            pass
-with open({path!r}, "wb") as _fh:
-    _pickle.dump(_key_values, _fh)
+import json as _json
+from course.sandboxed import values as _values
+with open({path!r}, "w", encoding="utf-8") as _fh:
+    _json.dump(_values.encode_names(globals(), {names!r}), _fh)
 """
 
 
-def compute_key(root: Path, assignment: str, student: str | None, *, timeout: int = 120) -> Key:
+def compute_key(course: Course, assignment: str, student: str | None, *, timeout: int = 120) -> Key:
     """Run the solution notebook on ``student``'s data; return the answers it computes."""
-    paths = notebooks(root / "source" / assignment)
+    paths = notebooks(course.source(assignment))
     if not paths:
-        raise CourseError(f"source/{assignment} has no notebook")
+        raise CourseError(f"{course.source(assignment)} has no notebook")
     path = paths[0]
-    nb = nbio.read(path)
+    nb = ipynb.read(path)
     names = [n for group in answer_names(nb).values() for n in group]
     env = dict(os.environ)
     env.pop(variants.HUB_ENV, None)
@@ -120,60 +110,30 @@ def compute_key(root: Path, assignment: str, student: str | None, *, timeout: in
         env[variants.STUDENT_ENV] = student
         env[variants.SWITCH_ENV] = "on"
     with tempfile.TemporaryDirectory() as tmp:
-        dump_path = str(Path(tmp) / "key.pkl")
+        dump_path = str(Path(tmp) / "key.json")
         nb.cells.append(nbformat.v4.new_code_cell(_DUMP.format(names=names, path=dump_path)))
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
         client.execute(env=env)
-        errors = [
-            (nbio.cell_label(c), o.get("ename"), o.get("evalue"))
-            for c in nb.cells if c.cell_type == "code"
-            for o in c.outputs if o.get("output_type") == "error"
-        ]
+        errors = [(cells.label(c), o.get("ename"), o.get("evalue"))
+                  for c in nb.cells if c.cell_type == "code"
+                  for o in c.outputs if o.get("output_type") == "error"]
         if errors:
             raise CourseError(f"the solution notebook failed for student {student!r}: {errors[:3]}")
-        with open(dump_path, "rb") as fh:  # written by the instructor's own solution notebook
-            values = pickle.load(fh)
+        with open(dump_path, encoding="utf-8") as fh:
+            snapshot = json.load(fh)
     nb.cells.pop()
-    return Key(assignment, student, variants.seed_for(assignment, student), values, nb)
+    found, skipped = values.decode_names(snapshot, set(names))
+    if skipped:
+        raise CourseError(f"answers that are not plain data in the solution of {assignment}: {skipped}")
+    return Key(assignment, student, variants.seed_for(assignment, student), {n: found[n] for n in names if n in found}, nb)
 
 
-def literal(value: object) -> str:
-    """Python source that rebuilds ``value`` (numbers, text, containers, numpy, pandas).
-
-    >>> literal(pd.Series([1.0, 2.5], index=["a", "b"], name="x"))
-    "pd.Series([1.0, 2.5], index=pd.Index(['a', 'b'], name=None), name='x')"
-    """
-    if isinstance(value, pd.DataFrame):
-        split = value.to_dict("split")
-        return (
-            f"pd.DataFrame({split['data']!r}, index={_index(value.index)}, "
-            f"columns={_index(value.columns)})"
-        )
-    if isinstance(value, pd.Series):
-        return f"pd.Series({value.tolist()!r}, index={_index(value.index)}, name={value.name!r})"
-    if isinstance(value, np.ndarray):
-        return f"np.array({value.tolist()!r})"
-    if isinstance(value, np.generic):
-        return repr(value.item())
-    return repr(value)
-
-
-def _index(index: pd.Index) -> str:
-    if isinstance(index, pd.MultiIndex):
-        return f"pd.MultiIndex.from_tuples({list(index)!r}, names={list(index.names)!r})"
-    return f"pd.Index({list(index)!r}, name={index.name!r})"
-
-
-LITERAL_HEADER = "import numpy as np\nimport pandas as pd\nfrom numpy import nan\nfrom pandas import Timestamp\n"
-
-
-def hardcoded_cell(names: list[str], values: dict[str, object]) -> str:
-    """An answer cell that types in another run's answers as literals (a copied answer)."""
-    lines = [LITERAL_HEADER]
+def copied_cell(names: list[str], answers: dict[str, object]) -> str:
+    """An answer cell that types in another run's answers (a copied answer), in the value format."""
+    lines = ["import json as _json", "from course.sandboxed.values import decode as _decode"]
     for name in names:
-        if name in values:
-            lines.append(f"{name} = {literal(values[name])}")
+        if name in answers:
+            text = json.dumps(values.encode(answers[name]), allow_nan=False, separators=(",", ":"))
+            lines.append(f"{name} = _decode(_json.loads({text!r}))")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
@@ -24,6 +25,11 @@ from traitlets.config import Config
 #: Per cell: text kept from stdout/stderr, and bytes of rich display data.
 MAX_STREAM_CHARS = 1_000_000
 MAX_DISPLAY_CHARS = 20_000_000
+
+
+def error_output(ename: str, evalue: str) -> dict:
+    """An nbformat error output made by the grader itself (no traceback)."""
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
 class CellTimeout(BaseException):
@@ -127,7 +133,7 @@ class _Hook(DisplayHook):
         return None
 
     def write_format_data(self, format_dict, md_dict=None) -> None:
-        self.shell.sink.result(format_dict, md_dict, self.prompt_count)
+        self.shell.sink.result(format_dict, md_dict, self.prompt_count)  # type: ignore[union-attr]
 
     def finish_displayhook(self) -> None:
         return None
@@ -142,6 +148,10 @@ class GraderShell(InteractiveShell):
 
     def _showtraceback(self, etype, evalue, stb) -> None:
         self.sink.error(getattr(etype, "__name__", str(etype)), str(evalue), stb)
+
+    @contextmanager
+    def _tee(self, channel):  # IPython 9 keeps every byte written to stdout in its history
+        yield                 # (unbounded: a print loop exhausts memory); the sink caps output
 
     def init_virtualenv(self) -> None:  # no virtualenv juggling in a grader process
         return None

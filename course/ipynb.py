@@ -1,4 +1,7 @@
-"""Reading, writing and cleaning notebooks (no outputs, normalised metadata)."""
+"""Notebook files: read with a clear error, write in nbformat's layout, clean for committing.
+
+(``course.notebook`` is something else: the setup call at the top of every case notebook.)
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from course.coursedir import CourseError
-
-
-class BadNotebook(CourseError, ValueError):
-    """A notebook file that cannot be read (missing, not JSON, not a valid notebook)."""
-
+from course import cells
+from course.errors import BadNotebook
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
@@ -33,22 +32,22 @@ def read(path: Path) -> NotebookNode:
         raise BadNotebook(f"{path}: not a valid notebook ({type(exc).__name__}: {exc})") from exc
 
 
-def write(nb: NotebookNode, path: Path) -> None:
-    """Write a notebook in nbformat's canonical layout (1-space indent, trailing newline)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def writes(nb: NotebookNode) -> str:
+    """A notebook's text in nbformat's canonical layout (1-space indent, trailing newline)."""
     text = nbformat.writes(nb)
-    if not text.endswith("\n"):
-        text += "\n"
-    path.write_text(text, encoding="utf-8")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write(nb: NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(writes(nb), encoding="utf-8")
 
 
 def clean(nb: NotebookNode) -> NotebookNode:
     """Strip outputs and execution counts; keep only meaningful notebook and cell metadata."""
     nb.metadata = nbformat.from_dict({"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)})
     for cell in nb.cells:
-        cell.metadata = nbformat.from_dict(
-            {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEYS}
-        )
+        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEYS})
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -66,45 +65,13 @@ def problems(nb: NotebookNode) -> list[str]:
     if dict(nb.metadata.get("language_info", {})) != LANGUAGE_INFO:
         found.append("language_info should be just {'name': 'python'}")
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i} ({cell_label(cell)})"
+        where = f"cell {i} ({cells.label(cell)})"
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             found.append(f"{where} has outputs or an execution count")
         extra = sorted(set(cell.metadata) - set(CELL_METADATA_KEYS))
         if extra:
             found.append(f"{where} has editor metadata: {', '.join(extra)}")
     return found
-
-
-def is_clean(path: Path) -> bool:
-    return not problems(read(path))
-
-
-def nbgrader_meta(cell: NotebookNode) -> dict:
-    return dict(cell.metadata.get("nbgrader", {}))
-
-
-def grade_id(cell: NotebookNode) -> str | None:
-    return nbgrader_meta(cell).get("grade_id")
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    """An autograder test cell: graded, not a solution, code."""
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_answer_cell(cell: NotebookNode) -> bool:
-    """A cell the student writes in (nbgrader solution cell), code or markdown."""
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def cell_label(cell: NotebookNode) -> str:
-    """A human name for a cell: its grade id, else its first line."""
-    gid = grade_id(cell)
-    if gid:
-        return gid
-    first = next((line for line in cell.source.splitlines() if line.strip()), "")
-    return f"{cell.cell_type}: {first[:50]!r}"
 
 
 def canonical_text(path: Path) -> str:

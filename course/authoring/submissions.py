@@ -1,4 +1,4 @@
-"""Submissions made from a source notebook: reference (all answered), blank, partial.
+"""Submissions made from a source notebook: reference (all answered), blank, partial, copied.
 
 Used by the round-trip tests, the class dry run and the benchmarks. A reference submission is
 the *release* notebook with every answer cell filled in from the source's solution (delimiters
@@ -12,41 +12,34 @@ from collections.abc import Iterable
 
 from nbformat import NotebookNode
 
-from course import notebooks as nbio
-
-_DELIMS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def solution_text(source: str) -> str:
-    """A source answer cell's text as a student would write it: delimiter lines removed."""
-    lines = [ln for ln in source.splitlines() if ln.strip() not in _DELIMS]
-    return "\n".join(lines)
+from course import cells
+from course.cells import DEFAULT_MARKERS, Markers
 
 
 def answer_ids(nb: NotebookNode, *, autograded_only: bool = False) -> list[str]:
     """Grade ids of answer cells in notebook order (optionally only autograded code answers)."""
     ids = []
     for cell in nb.cells:
-        if not nbio.is_answer_cell(cell):
+        if not cells.is_answer(cell):
             continue
-        meta = nbio.nbgrader_meta(cell)
-        if autograded_only and (cell.cell_type != "code" or meta.get("grade")):
+        if autograded_only and not cells.is_autograded_answer(cell):
             continue
-        ids.append(nbio.grade_id(cell))
+        ids.append(cells.grade_id(cell) or "")
     return ids
 
 
-def fill(source: NotebookNode, release: NotebookNode, answered: Iterable[str]) -> NotebookNode:
+def fill(source: NotebookNode, release: NotebookNode, answered: Iterable[str],
+         markers: Markers = DEFAULT_MARKERS) -> NotebookNode:
     """The release notebook with the named answer cells filled from the source's solutions."""
     wanted = set(answered)
-    solutions = {nbio.grade_id(c): c.source for c in source.cells if nbio.is_answer_cell(c)}
+    solutions = {cells.grade_id(c): c.source for c in source.cells if cells.is_answer(c)}
     nb = copy.deepcopy(release)
     for cell in nb.cells:
-        gid = nbio.grade_id(cell)
-        if nbio.is_answer_cell(cell) and gid in wanted:
+        gid = cells.grade_id(cell)
+        if cells.is_answer(cell) and gid in wanted:
             if gid not in solutions:
                 raise KeyError(f"answer cell {gid!r} is not in the source notebook")
-            cell.source = solution_text(solutions[gid])
+            cell.source = cells.solution_text(solutions[gid], markers)
     return nb
 
 
@@ -59,3 +52,18 @@ def partial(source: NotebookNode, release: NotebookNode, fraction: float = 0.5) 
     ids = answer_ids(source, autograded_only=True)
     keep = ids[: max(1, int(len(ids) * fraction))]
     return fill(source, release, keep)
+
+
+def blank(source: NotebookNode, release: NotebookNode) -> NotebookNode:
+    """The release handed in untouched."""
+    return copy.deepcopy(release)
+
+
+def with_answers(release: NotebookNode, sources: dict[str, str]) -> NotebookNode:
+    """The release with the answer cells named in ``sources`` replaced by that code."""
+    nb = copy.deepcopy(release)
+    for cell in nb.cells:
+        gid = cells.grade_id(cell)
+        if gid in sources and cells.is_answer(cell):
+            cell.source = sources[gid]
+    return nb
