@@ -29,3 +29,7 @@ class GraderFailure(RuntimeError):
 
 class GradebookUnavailable(CourseError):
     """The gradebook database cannot be reached (down, wrong URL, no permission)."""
+
+
+class SchedulerUnavailable(CourseError):
+    """The Dask scheduler cannot be reached or went away (what was not graded is said)."""

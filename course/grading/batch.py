@@ -35,6 +35,7 @@ class Options:
     variants: bool = True
     students: list[str] | None = None
     db_wait: float = 300.0  # seconds to wait for a gradebook that went away mid-batch
+    scheduler: str | None = None  # a Dask scheduler (tcp://host:8786): grade on that cluster
 
 
 def _hidden(course: Course) -> list:
@@ -123,7 +124,13 @@ def grade(course: Course, assignment: str, options: Options | None = None,
     recorder = _Recorder(course, assignment, options.db_wait)
     outcomes: list[StudentOutcome] = []
     try:
-        for outcome in LocalPool(job, jobs).run(students):
+        if options.scheduler:
+            from course.grading.dask_pool import DaskPool
+
+            pool: LocalPool | DaskPool = DaskPool(job, options.scheduler)
+        else:
+            pool = LocalPool(job, jobs)
+        for outcome in pool.run(students):
             recorder.add(outcome)
             outcomes.append(outcome)
             if on_result:
