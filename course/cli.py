@@ -28,6 +28,9 @@ Assignments = Annotated[list[str] | None, typer.Argument(help="Assignment ids (f
 RootOpt = Annotated[Path | None, typer.Option("--root", help="Course root (default: found from the current folder).")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel workers (default: all cores).")]
 StudentsOpt = Annotated[list[str] | None, typer.Option("--student", help="Only these students (repeatable).")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Grade on the Dask cluster of this scheduler (tcp://host:8786; default: [tool.course] "
+                        "scheduler in pyproject.toml, else this machine).")]
 
 
 def fail(message: str) -> None:
@@ -103,16 +106,19 @@ def grade_cmd(
     student: StudentsOpt = None,
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Run student code WITHOUT bubblewrap isolation.")] = False,
     no_variants: Annotated[bool, typer.Option("--no-variants", help="Grade everyone on the course-wide default data.")] = False,
+    scheduler: SchedulerOpt = None,
     root: RootOpt = None,
 ) -> None:
     """Autograde every submission in parallel, each notebook in a sandbox; scores go to the gradebook."""
     from course.grading import batch
+    from course.grading.dask_pool import configured_scheduler
     from course.grading.sandbox import Limits, parse_size
     from course.reports import summary
 
     course = Course.find(root)
     limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
-    options = batch.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox, variants=not no_variants, students=student)
+    options = batch.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox, variants=not no_variants, students=student,
+                            scheduler=configured_scheduler(course, scheduler))
     if no_sandbox:
         err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
     total = len([s for s in course.students(assignment) if not student or s in student])
@@ -130,6 +136,70 @@ def grade_cmd(
              "recorded. Fix the cause shown above and grade them again with --student.")
     console.print(f"[green]scores saved to the gradebook; autograded notebooks in "
                   f"{course.folder('autograded')}/*/{assignment}/[/]")
+
+
+@app.command("serve")
+@_command
+def serve_cmd(
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed per cell (the cell is interrupted).")] = 60.0,
+    notebook_timeout: Annotated[float, typer.Option(help="Seconds allowed per notebook (then it is stopped).")] = 600.0,
+    memory: Annotated[str, typer.Option(help="Memory cap per notebook, e.g. 2G or 512M.")] = "2G",
+    interval: Annotated[float, typer.Option(help="Seconds between two looks at the exchange.")] = 0.5,
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Run student code WITHOUT bubblewrap isolation.")] = False,
+    no_variants: Annotated[bool, typer.Option("--no-variants", help="Grade everyone on the course-wide default data.")] = False,
+    root: RootOpt = None,
+) -> None:
+    """Grade each submission as it arrives in the exchange; show the student what the policy allows."""
+    import logging
+
+    from course.grading.dask_pool import configured_scheduler
+    from course.grading.sandbox import Limits, parse_size
+    from course.service import serve
+
+    course = Course.find(root)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
+    options = serve.ServeOptions(jobs=jobs, scheduler=configured_scheduler(course, scheduler), limits=limits,
+                                 sandbox=not no_sandbox, variants=not no_variants, interval=interval)
+    if no_sandbox:
+        err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
+    serve.serve(course, options)
+
+
+@app.command("status")
+@_command
+def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+               root: RootOpt = None) -> None:
+    """The grading service: queue length, graded per minute, failures with their cause."""
+    from course.service import status
+
+    course = Course.find(root)
+    found = status.read(course)
+    if as_json:
+        print(found.to_json())
+        return
+    state = "[green]running[/]" if found.running_service else "[red]not running[/]"
+    console.print(f"grading service: {state} ({found.engine})", highlight=False)
+    for what, problem in found.problems.items():
+        err_console.print(f"[bold red]{what}:[/] {problem}", highlight=False)
+    latency = (f"; submit to feedback: median {found.latency_median:.1f} s, p95 {found.latency_p95:.1f} s (last hour)"
+               if found.latency_median is not None and found.latency_p95 is not None else "")
+    console.print(f"queue: {found.queue} ({found.counts.get('running', 0)} being graded), {found.deferred} deferred by "
+                  f"the attempt limits; graded {found.graded_last_10min} in the last 10 min "
+                  f"({found.per_minute:.1f}/min){latency}", highlight=False)
+    table = Table(title="attempts by state")
+    table.add_column("state")
+    table.add_column("count")
+    for name, count in sorted(found.counts.items()):
+        table.add_row(name, str(count))
+    console.print(table)
+    for title, groups in (("FAILED", found.failures), ("NOT TAKEN", found.rejected)):
+        for cause, who in groups.items():
+            err_console.print(f"[red]{title}[/] ({len(who)}: {', '.join(who[:5])}): {cause}", highlight=False)
+    for item in found.waiting[:20]:
+        console.print(f"[yellow]{item['state']}[/] {item['attempt']}: {item['why']}", highlight=False)
 
 
 @app.command("feedback")

@@ -265,6 +265,17 @@ def grade_files(bundle: Bundle, student: str, packed: Packed) -> StudentOutcome:
 # ---- the coordinator's side ----------------------------------------------------------------------
 
 
+def configured_scheduler(course: Course, given: str | None = None) -> str | None:
+    """The scheduler to use: ``given`` (``--scheduler``), else ``[tool.course] scheduler`` of the
+    course's ``pyproject.toml``; ``None``: the local pool."""
+    value = given if given else course.settings.raw.get("scheduler")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or "://" not in value:
+        raise CourseError(f"scheduler {value!r}: an address like tcp://host:8786")
+    return value
+
+
 def connect(address: str, timeout: float = 10.0):
     """A Dask client of the scheduler at ``address`` (``tcp://host:8786``), or a clear error."""
     try:

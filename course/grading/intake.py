@@ -110,7 +110,7 @@ def prepare(submitted: Path, release: Path | None, dest: Path, notebooks: set[st
     if release is not None and release.is_dir():
         rel_files, _ = copy_tree(release, dest, [*ignore, "*.ipynb"])
         released = set(rel_files)
-    expected = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"} | released
+    expected = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt", "submission_secret.txt"} | released
     work.extra = [rel for rel in work.copied if rel not in expected]
     return work
 
