@@ -100,7 +100,8 @@ def check_cmd(assignments: Assignments = None, root: RootOpt = None,
 def grade_cmd(
     assignment: Annotated[str, typer.Argument(help="Assignment id (graded from submitted/<student>/<id>/).")],
     jobs: JobsOpt = None,
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per cell (the cell is interrupted).")] = 60.0,
+    timeout: Annotated[float, typer.Option(help="CPU seconds allowed per cell (the cell is interrupted; "
+                                                "a cell that waits gets 3x that in wall time).")] = 60.0,
     notebook_timeout: Annotated[float, typer.Option(help="Seconds allowed per notebook (then it is stopped).")] = 600.0,
     memory: Annotated[str, typer.Option(help="Memory cap per notebook, e.g. 2G or 512M.")] = "2G",
     student: StudentsOpt = None,
@@ -143,7 +144,8 @@ def grade_cmd(
 def serve_cmd(
     jobs: JobsOpt = None,
     scheduler: SchedulerOpt = None,
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per cell (the cell is interrupted).")] = 60.0,
+    timeout: Annotated[float, typer.Option(help="CPU seconds allowed per cell (the cell is interrupted; "
+                                                "a cell that waits gets 3x that in wall time).")] = 60.0,
     notebook_timeout: Annotated[float, typer.Option(help="Seconds allowed per notebook (then it is stopped).")] = 600.0,
     memory: Annotated[str, typer.Option(help="Memory cap per notebook, e.g. 2G or 512M.")] = "2G",
     interval: Annotated[float, typer.Option(help="Seconds between two looks at the exchange.")] = 0.5,

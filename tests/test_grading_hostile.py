@@ -37,7 +37,8 @@ ATTACKS: dict[str, tuple[str, str | None]] = {
     "h_os_exit": ("import os\nos._exit(0)", "ended early"),
     "h_kernel_exit": ("get_ipython().ask_exit()\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "ended early"),
     "h_infinite_loop": ("while True:\n    pass", f"was stopped after {CELL} s"),
-    "h_ignores_timeout": ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+    "h_ignores_timeout": ("import signal\nfor s in (signal.SIGALRM, signal.SIGPROF):\n    signal.signal(s, signal.SIG_IGN)\n"
+                          "while True:\n    pass",
                           f"ignored the {CELL} s limit"),
     "h_huge_output": ("while True:\n    print('spam ' * 2000)", "output cut"),
     "h_fd_flood": ("import os\nwhile True:\n    os.write(1, b'x' * 65536)\n    os.write(2, b'y' * 65536)",

@@ -153,16 +153,37 @@ def test_the_evaluator_leaves_no_job_folder_and_jobs_never_share_files(tmp_path)
     write = {"i": 0, "role": "test", "source": "import os\nopen('left-behind.txt', 'w').write('x')\n"
                                                 "assert len(os.listdir('.')) == 1", "inject": [], "report": []}
     job = {"env": {}, "cells": [write], "snapshots": {"0": [0, 2]}, "cell_timeout": 30, "deadline": 60,
-           "files_dir": None, "work_dir": evaluator.work_dir, "not_reached": "-"}
+           "files_dir": None, "not_reached": "-"}
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        replies = [evaluator.evaluate(job, b"{}") for _ in range(3)]
+        with ThreadPoolExecutor(3) as pool:  # jobs of several workers at once, in one server
+            replies = list(pool.map(lambda _: evaluator.evaluate(job, b"{}"), range(6)))
+        scratch = Path(evaluator.scratch or "/nonexistent")
+        left = sorted(p.name for p in scratch.iterdir()) if scratch.is_dir() else []
     finally:
-        evaluator.close()
+        evaluator.shutdown()
     for reply in replies:
         assert reply["cells"]["0"]["outputs"] == [], reply  # the folder was empty each time
-    assert not Path(evaluator.work_dir).exists()
-    evaluator.shutdown()
+    assert not [name for name in left if name.startswith("job-")], left
     assert evaluator.scratch is not None and not Path(evaluator.scratch).exists()
+
+
+def test_the_evaluator_comes_back_after_it_dies(tmp_path):
+    """A server killed while holding a job is started again and the job sent once more."""
+    sandbox = Sandbox(tmp_path, enabled=False)
+    evaluator = Evaluator(sandbox, None, Limits(cell_timeout=30))
+    cell = {"i": 0, "role": "test", "source": "x = 1", "inject": [], "report": []}
+    job = {"env": {}, "cells": [cell], "snapshots": {"0": [0, 2]}, "cell_timeout": 30, "deadline": 60,
+           "files_dir": None, "not_reached": "-"}
+    try:
+        assert "error" not in evaluator.evaluate(job, b"{}")
+        evaluator.proc.kill()
+        evaluator.proc.wait()
+        reply = evaluator.evaluate(job, b"{}")
+        assert "error" not in reply and reply["cells"]["0"]["outputs"] == []
+    finally:
+        evaluator.shutdown()
 
 
 GRADER = textwrap.dedent("""\

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from course.errors import GradebookUnavailable, SandboxUnavailable
 from course.grading import intake, recording, specs
@@ -23,7 +24,7 @@ from course.grading.cgroups import Cgroups
 from course.grading.outcomes import Batch, StudentOutcome
 from course.grading.pipeline import Job
 from course.grading.pool import LocalPool
-from course.grading.sandbox import Limits, Sandbox, probe
+from course.grading.sandbox import Limits, Sandbox, freeze_package, probe
 from course.layout import Course
 
 
@@ -45,27 +46,15 @@ def _hidden(course: Course) -> list:
     return paths
 
 
-def make_job(course: Course, assignment: str, options: Options, files_dir) -> Job:
-    sandbox = Sandbox(course.root, enabled=options.sandbox, limits=options.limits, hidden=_hidden(course))
+def make_job(course: Course, assignment: str, options: Options, files_dir, package: Path | None = None) -> Job:
+    sandbox = Sandbox(course.root, enabled=options.sandbox, limits=options.limits, hidden=_hidden(course),
+                      package=package)
     problem = probe(sandbox)
     if problem:
         raise SandboxUnavailable(f"{problem}\n(checked once for the whole batch; nothing was graded)")
     return Job(course, assignment, specs.ensure(course, assignment), sandbox, options.limits, options.variants,
                intake.release_files(course.release(assignment), course.ignore, files_dir),
                Cgroups() if options.sandbox else None)
-
-
-def _compile_course_package() -> None:
-    """Byte-compile the course package once: inside the sandbox it is read-only, so every
-    notebook would otherwise recompile it."""
-    import compileall
-
-    from course.grading.sandbox import course_package_dir
-
-    try:
-        compileall.compile_dir(str(course_package_dir()), quiet=2)
-    except OSError:
-        pass
 
 
 class _Recorder:
@@ -115,12 +104,12 @@ def grade(course: Course, assignment: str, options: Options | None = None,
     students = course.students(assignment)
     if options.students:
         students = [s for s in students if s in set(options.students)]
-    _compile_course_package()
     jobs = max(1, options.jobs or os.cpu_count() or 1)
-    files_dir = tempfile.mkdtemp(prefix="course-files-")
-    from pathlib import Path
-
-    job = make_job(course, assignment, options, Path(files_dir))
+    scratch = Path(tempfile.mkdtemp(prefix="course-batch-"))
+    package, digest = freeze_package(scratch)
+    files_dir = scratch / "files"
+    files_dir.mkdir()
+    job = make_job(course, assignment, options, files_dir, package)
     recorder = _Recorder(course, assignment, options.db_wait)
     outcomes: list[StudentOutcome] = []
     try:
@@ -139,7 +128,7 @@ def grade(course: Course, assignment: str, options: Options | None = None,
     finally:
         if job.cgroups:
             job.cgroups.cleanup()
-        shutil.rmtree(files_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     outcomes.sort(key=lambda o: o.student)
     max_auto = sum(spec.max_auto for spec in job.specs.values())
-    return Batch(assignment, outcomes, max_auto, time.monotonic() - start, jobs)
+    return Batch(assignment, outcomes, max_auto, time.monotonic() - start, jobs, package=digest)

@@ -210,7 +210,7 @@ def _evaluator(bundle: Bundle, folder: Path, files: Path | None) -> Evaluator:
         job = Job(None, bundle.assignment, bundle.specs, sandbox, bundle.limits)  # type: ignore[arg-type]
         found = Evaluator(sandbox, files, bundle.limits, warmup_sources(job))
         try:
-            found.spawn()
+            found.start()
         except OSError:
             found.close()
     cache[bundle.digest] = found  # most recently used last

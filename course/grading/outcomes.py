@@ -61,3 +61,4 @@ class Batch:
     max_auto: float
     seconds: float
     jobs: int
+    package: str = ""  # digest of the frozen course package every notebook of the batch ran on

@@ -179,7 +179,6 @@ def run_tests(work: Work) -> None:
         "cell_timeout": job.limits.cell_timeout,
         "deadline": job.limits.notebook_timeout,
         "files_dir": job.sandbox.files_inside(job.files),
-        "work_dir": work.evaluator.work_dir,
         "not_reached": "the notebook stopped before this test (see the cells above)",
     }
     started = time.monotonic()
@@ -241,7 +240,7 @@ def _run_notes(plan: planmod.Plan, run: StudentRun, limits: Limits) -> list[str]
     for i, outputs in sorted(run.outputs.items()):
         errors = {o.get("ename") for o in outputs if o.get("output_type") == "error"}
         if "CellTimeoutError" in errors:
-            notes.append(f"{_label(plan.notebook, i)} was stopped after {limits.cell_timeout:g} s")
+            notes.append(f"{_label(plan.notebook, i)} was stopped after {limits.cell_timeout:g} s of computing")
         if "MemoryError" in errors:
             notes.append(f"{_label(plan.notebook, i)} ran out of memory (the limit is {limits.memory / 2**30:g} GiB)")
     if run.truncated:

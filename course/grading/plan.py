@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -43,7 +44,8 @@ def _parse(source: str) -> ast.AST | None:
         return None
 
 
-def loaded_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def loaded_names(source: str) -> frozenset[str]:
     """Every name a cell reads anywhere (over-approximation is fine).
 
     >>> sorted(loaded_names("y = f(x) + [z for z in w]"))
@@ -51,11 +53,12 @@ def loaded_names(source: str) -> set[str]:
     """
     tree = _parse(source)
     if tree is None:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
 
 
-def bound_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def bound_names(source: str) -> frozenset[str]:
     """Every name a cell (re)binds at top level or declares global.
 
     >>> sorted(bound_names("import numpy as np\\nfrom a import b\\nx, y = 1, 2\\ndef f(): pass"))
@@ -63,7 +66,7 @@ def bound_names(source: str) -> set[str]:
     """
     tree = _parse(source)
     if tree is None:
-        return set()
+        return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -74,7 +77,7 @@ def bound_names(source: str) -> set[str]:
             names.add(node.name)
         elif isinstance(node, ast.Global):
             names.update(node.names)
-    return names
+    return frozenset(names)
 
 
 @dataclass

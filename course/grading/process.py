@@ -27,14 +27,21 @@ from typing import Any
 from course.grading.cgroups import Cgroups
 from course.grading.sandbox import Limits, Sandbox
 from course.sandboxed import frames
-from course.sandboxed.protocol import EvalJob, EvalReply, Output, RunnerHello, StudentCell
+from course.sandboxed.protocol import (
+    WALL_FACTOR,
+    EvalJob,
+    EvalReply,
+    Output,
+    RunnerHello,
+    StudentCell,
+)
 
 #: Modules imported before the student's first cell / by the evaluator before any job.
 PRELOAD = ["nbformat", "numpy", "pandas", "plotly.graph_objects", "plotly.io", "course.checks",
            "course.notebook", "course.plots", "course.variants"]
 OUTPUT_BUDGET = 32 * 2**20  # cell outputs kept per notebook (the autograded copy stays readable)
 MAX_HEADER = 24 * 2**20  # one report (a cell's outputs)
-GRACE = 10.0  # seconds beyond a cell's own limit before the sandbox is killed
+GRACE = 10.0  # seconds beyond a cell's own wall-clock allowance before the sandbox is killed
 DIAGNOSTIC_BYTES = 64 * 1024
 #: Processes one student's sandbox may run at once (its own user namespace counts them, so this
 #: caps a fork bomb even where no cgroup is available).
@@ -234,7 +241,7 @@ class StudentSession:
                         and i == order[position + 1]:
                     position += 1
                     current = i
-                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout + GRACE)  # never extended
+                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout * WALL_FACTOR + GRACE)  # never extended
                 elif kind == "snap" and current is not None and i == current and i in snap_names \
                         and i not in result.snapshots:
                     if snap_bytes + len(payload) > limits.snapshot_bytes:
@@ -254,7 +261,7 @@ class StudentSession:
                     if header.get("truncated") is True and i not in result.truncated:
                         result.truncated.append(i)
                     current = None
-                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout + GRACE)
+                    deadline = min(notebook_end, time.monotonic() + limits.cell_timeout * WALL_FACTOR + GRACE)
                 elif kind == "done" and current is None and position == len(order) - 1:
                     result.completed = True
                     break
@@ -312,87 +319,103 @@ class StartFailure(Exception):
 
 
 class Evaluator:
-    """One phase-2 fork server in its own sandbox; restarted if it ever dies."""
+    """One phase-2 fork server in its own sandbox, shared by every worker of a batch.
+
+    The server forks one child per job, so jobs of different workers run at once, each in its
+    own process and folder; it warms up (imports, the trusted setup cells on the default data)
+    once per batch. :meth:`evaluate` is thread-safe: each job carries an id and a keeper thread
+    routes the replies. If the server dies, it is started again and the jobs it held are sent
+    once more; a job that fails twice is a grader failure."""
 
     def __init__(self, sandbox: Sandbox, files: Path | None, limits: Limits, warmup: list[str] | None = None) -> None:
+        import threading
+
         self.sandbox = sandbox
         self.files = files
         self.limits = limits
         self.warmup = warmup or []
-        self.proc: subprocess.Popen | None = None
-        self.ready = False
         self.scratch = None if sandbox.enabled else tempfile.mkdtemp(prefix="course-eval-")
+        self.proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()  # writing to the server, starting it
+        self._ready = threading.Event()
+        self._dead = threading.Event()
+        self._pending: dict[int, tuple[threading.Event, list]] = {}
+        self._next_id = 0
+        self._generation = 0
+        self._closing = False
+        self._threading = threading
 
-    @property
-    def work_dir(self) -> str:
-        """The folder each job works in (inside the evaluator's private /tmp when sandboxed)."""
-        return "/tmp/job" if self.scratch is None else os.path.join(self.scratch, "job")
+    def work_dir(self, job_id: int) -> str:
+        """The folder one job works in (inside the evaluator's private /tmp when sandboxed)."""
+        base = "/tmp" if self.scratch is None else self.scratch
+        return os.path.join(base, f"job-{job_id}")
 
-    def spawn(self) -> None:
-        """Start the server without waiting for it (it warms up while the caller works).
+    # ---- the server's life -----------------------------------------------------------------
 
-        Call from the thread that will use it: ``--die-with-parent`` ties the sandbox's life to
-        the starting thread."""
+    def start(self) -> None:
+        """Start the server (it warms up while the caller goes on)."""
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self.proc is not None and self.proc.poll() is None and not self._dead.is_set():
+            return
+        self._stop_proc()
+        self._ready.clear()
+        self._dead.clear()
+        self._generation += 1
+        started = self._threading.Event()
+        failure: list[BaseException] = []
+        # the keeper thread starts the server itself: bwrap's --die-with-parent ties the
+        # sandbox to the thread that started it, and the keeper lives as long as the server
+        keeper = self._threading.Thread(target=self._keep, args=(self._generation, started, failure),
+                                        name="evaluator", daemon=True)
+        keeper.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+
+    def _keep(self, generation: int, started, failure: list) -> None:
         argv, cwd = self.sandbox.evaluator_command(self.files)
-        home = "/tmp" if self.scratch is None else self.scratch
-        env = self.sandbox.env({}, home=home)
-        self.ready = False
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        assert self.proc.stdin is not None
-        frames.write_frame(self.proc.stdin.fileno(), {"memory": self.limits.memory, "preload": PRELOAD,
-                                                      "warmup": self.warmup, "cell_timeout": self.limits.cell_timeout})
-
-    def _start(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.close()
-            self.spawn()
-        if not self.ready:
-            reply = self._read(self.limits.startup_timeout + self.limits.notebook_timeout)
-            if reply is None or reply.get("type") != "ready":
-                self.close()
-                raise RuntimeError("the evaluator did not start")
-            self.ready = True
-
-    def _read(self, seconds: float) -> dict | None:
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        reader = frames.FrameReader(limit=frames.MAX_HEADER * 2)
-        end = time.monotonic() + seconds
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while not reader.frames:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                if not sel.select(timeout=left):
-                    continue
+        env = self.sandbox.env({}, home="/tmp" if self.scratch is None else self.scratch)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            assert proc.stdin is not None and proc.stdout is not None
+            frames.write_frame(proc.stdin.fileno(), {"memory": self.limits.memory, "preload": PRELOAD,
+                                                     "warmup": self.warmup, "cell_timeout": self.limits.cell_timeout})
+        except OSError as exc:
+            failure.append(exc)
+            started.set()
+            return
+        self.proc = proc
+        started.set()
+        reader = frames.FrameReader(limit=1 << 62, max_header=frames.MAX_HEADER)
+        fd = proc.stdout.fileno()
+        try:
+            while True:
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
-                    return None
+                    break
                 reader.feed(chunk)
-        return reader.frames[0][0]
+                for header, _ in reader.frames:
+                    if header.get("type") == "ready":
+                        self._ready.set()
+                    elif type(header.get("id")) is int and header["id"] in self._pending:
+                        done, box = self._pending[header["id"]]
+                        box.append(header)
+                        done.set()
+                reader.frames.clear()
+                reader.sizes.clear()
+        except (OSError, frames.FrameError):
+            pass
+        finally:
+            if generation == self._generation:
+                self._dead.set()
+                for done, _box in list(self._pending.values()):
+                    done.set()  # an empty box: the server is gone
 
-    def evaluate(self, job: EvalJob, payload: bytes) -> EvalReply:
-        """Send one job; its reply, or ``{"error": ...}`` (the server is restarted next time)."""
-        for attempt in (1, 2):
-            try:
-                self._start()
-                assert self.proc is not None and self.proc.stdin is not None
-                frames.write_frame(self.proc.stdin.fileno(), dict(job), payload)
-                reply = self._read(job["deadline"] + 30)
-            except (OSError, RuntimeError, frames.FrameError) as exc:
-                self.close()
-                if attempt == 2:
-                    return {"cells": {}, "error": f"evaluator failed: {exc}", "fatal": True}
-                continue
-            if reply is None:
-                self.close()
-                return {"cells": {}, "error": "the evaluator stopped responding"}
-            return reply  # type: ignore[return-value]
-        return {"cells": {}, "error": "evaluator failed", "fatal": True}
-
-    def close(self) -> None:
+    def _stop_proc(self) -> None:
         if self.proc is not None:
             _kill(self.proc, self.sandbox.enabled)
             try:
@@ -406,11 +429,66 @@ class Evaluator:
                 except OSError:
                     pass
         self.proc = None
-        self.ready = False
+
+    # ---- jobs ------------------------------------------------------------------------------
+
+    def _send(self, job: dict, payload: bytes) -> tuple[int, Any, list]:
+        with self._lock:
+            self._start_locked()
+            if not self._ready.wait(self.limits.startup_timeout + self.limits.notebook_timeout) or self._dead.is_set():
+                self._stop_proc()
+                raise RuntimeError("the evaluator did not start")
+            self._next_id += 1
+            job_id = self._next_id
+            done = self._threading.Event()
+            box: list[dict] = []
+            self._pending[job_id] = (done, box)
+            job = {**job, "id": job_id, "work_dir": self.work_dir(job_id)}
+            assert self.proc is not None and self.proc.stdin is not None
+            try:
+                frames.write_frame(self.proc.stdin.fileno(), job, payload)
+            except OSError:
+                self._pending.pop(job_id, None)
+                self._dead.set()
+                raise
+        return job_id, done, box
+
+    def evaluate(self, job: EvalJob, payload: bytes) -> EvalReply:
+        """Run one job; its reply, or ``{"error": ..., "fatal": True}``.
+
+        A job the evaluator could not finish (its child crashed or ran out of time, the server
+        died or stopped answering) is sent once more; failing twice is fatal: the notebook is
+        then not graded at all (a grader failure), never scored 0 for the grader's trouble."""
+        error = ""
+        for _attempt in (1, 2):
+            try:
+                job_id, done, box = self._send(dict(job), payload)
+            except (OSError, RuntimeError) as exc:
+                error = f"evaluator failed: {exc}"
+                continue
+            finished = done.wait(job["deadline"] + 30)
+            self._pending.pop(job_id, None)
+            if box and "error" not in box[0]:
+                reply = box[0]
+                reply.pop("id", None)
+                return reply
+            if box:
+                error = str(box[0]["error"])
+            elif not finished:
+                error = "the evaluator stopped responding"
+                with self._lock:
+                    self._stop_proc()  # a fresh server for the second try
+            else:
+                error = "the evaluator stopped while running the tests"
+        return {"cells": {}, "error": f"the tests could not be run (twice): {error}", "fatal": True}
 
     def shutdown(self) -> None:
-        self.close()
+        self._closing = True
+        with self._lock:
+            self._stop_proc()
         if self.scratch:
             import shutil
 
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+    close = shutdown

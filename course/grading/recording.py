@@ -63,6 +63,6 @@ def write_autograded(course: Course, assignment: str, outcome: StudentOutcome) -
     dest.mkdir(parents=True, exist_ok=True)
     for nb in outcome.notebooks:
         if nb.autograded is not None:
-            ipynb.write(nb.autograded, dest / f"{nb.name}.ipynb")
+            ipynb.write(nb.autograded, dest / f"{nb.name}.ipynb", validate=False)  # built by the grader
     if outcome.timestamp is not None:  # written from the parsed time, never copied from the submission
         (dest / "timestamp.txt").write_text(f"{outcome.timestamp:%Y-%m-%d %H:%M:%S.%f} UTC\n")

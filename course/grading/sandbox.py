@@ -101,6 +101,30 @@ def course_package_dir() -> Path:
     return Path(course.__file__).resolve().parent
 
 
+def freeze_package(dest: Path) -> tuple[Path, str]:
+    """A copy of the course package as it is now, byte-compiled, and its digest.
+
+    A batch runs its students' notebooks and its evaluator on this copy, so an edit to the
+    installed package while the batch runs (an editable install in a checkout being worked on)
+    cannot give one student's answers and their expected values from two versions of the code."""
+    import compileall
+    import hashlib
+
+    live = course_package_dir()
+    try:
+        compileall.compile_dir(str(live), quiet=2)  # fresh .pyc files travel with the copy
+    except OSError:
+        pass
+    copy = dest / "course"
+    shutil.copytree(live, copy, symlinks=False)
+    compileall.compile_dir(str(copy), quiet=2)
+    digest = hashlib.sha256()
+    for path in sorted(copy.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(copy).as_posix().encode() + b"\0" + path.read_bytes())
+    return copy, digest.hexdigest()[:12]
+
+
 def _site_dirs() -> list[str]:
     dirs = [*site.getsitepackages()]
     user = site.getusersitepackages()
@@ -146,6 +170,7 @@ def python_paths(course_root: Path) -> list[Path]:
 
 
 BOOTSTRAP = ("import site, sys\n"
+             "sys.path[:0] = {first!r}\n"
              "for p in {paths!r}:\n"
              "    p in sys.path or site.addsitedir(p)\n"
              "import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
@@ -159,6 +184,7 @@ class Sandbox:
     enabled: bool = True
     limits: Limits = field(default_factory=Limits)
     hidden: list[Path] = field(default_factory=list)  # extra host paths that must stay invisible
+    package: Path | None = None  # a frozen copy of the course package to run instead of the live one
 
     def __post_init__(self) -> None:
         self.course_root = self.course_root.resolve()
@@ -173,8 +199,11 @@ class Sandbox:
         return sys.executable
 
     def python_command(self, module: str) -> list[str]:
-        """``python -I`` running ``module`` with the grader's installation on its import path."""
-        return [self.python, "-I", "-c", BOOTSTRAP.format(paths=import_paths(), module=module)]
+        """``python -I`` running ``module`` with the grader's installation on its import path
+        (and, without the sandbox, the batch's frozen copy of the course package first)."""
+        paths = import_paths()
+        first = [str(self.package.parent)] if self.package is not None and not self.enabled else []
+        return [self.python, "-I", "-c", BOOTSTRAP.format(first=first, paths=paths, module=module)]
 
     def _base(self) -> list[str]:
         assert self.bwrap is not None
@@ -209,6 +238,8 @@ class Sandbox:
                 for inner in [*bound, pkg]:  # ... and bring back the installation inside it
                     if inner != secret and _is_within(inner, secret):
                         args += ["--ro-bind", str(inner), str(inner)]
+        if self.package is not None:  # the batch's frozen copy, where the live package was
+            args += ["--ro-bind", str(self.package), str(pkg)]
         return args
 
     def student_command(self, workdir: Path, assignment: str,

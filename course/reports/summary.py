@@ -40,7 +40,8 @@ def _score(outcome: StudentOutcome, max_auto: float) -> str:
 
 def table(batch: Batch) -> Table:
     result = Table(title=f"course grade {batch.assignment}: {len(batch.outcomes)} submission(s) in "
-                         f"{batch.seconds:.1f} s with {batch.jobs} worker(s)")
+                         f"{batch.seconds:.1f} s with {batch.jobs} worker(s)"
+                         + (f"; course package {batch.package}" if batch.package else ""))
     for column in ("student", "score", "seconds", "problems"):
         result.add_column(column, overflow="fold")
     for outcome in batch.outcomes:

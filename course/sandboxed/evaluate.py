@@ -121,7 +121,8 @@ def _prepare(job: EvalJob) -> None:
 
 
 def serve() -> None:
-    """The fork server loop: one frame in, one frame out, per job."""
+    """The fork server: jobs arrive on stdin (each with an ``id``), run in parallel children,
+    and their replies go out on stdout in the order they finish, tagged with the same ``id``."""
     from course.sandboxed.runner import limit, preload
 
     got = frames.read_frame(0)
@@ -138,66 +139,97 @@ def serve() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # stray prints from imports never corrupt the protocol
     frames.write_frame(out, {"type": "ready"})
-    while True:
-        got = frames.read_frame(0)
-        if got is None:
-            return
-        header, payload = got
-        job: EvalJob = header  # type: ignore[assignment]
+    running: dict[int, _Child] = {}  # read end of the child's pipe -> the child
+    stdin_open = True
+    while stdin_open or running:
+        now = time.monotonic()
+        waits = [c.deadline - now for c in running.values()]
+        fds = [*running, *([0] if stdin_open else [])]
+        ready, _, _ = select.select(fds, [], [], max(0.0, min(waits)) if waits else None)
+        for fd in ready:
+            if fd == 0:
+                got = frames.read_frame(0)
+                if got is None:
+                    stdin_open = False
+                    continue
+                header, payload = got
+                child = _start(header, payload, shell, out)  # type: ignore[arg-type]
+                if child is not None:
+                    running[child.fd] = child
+            else:
+                child = running[fd]
+                if child.feed():
+                    _finish(running.pop(fd), out)
+        now = time.monotonic()
+        for fd in [fd for fd, c in running.items() if c.deadline <= now]:
+            child = running.pop(fd)
+            child.reply = {"cells": {}, "error": "the tests ran out of time"}
+            _finish(child, out)
+
+
+class _Child:
+    """One job's forked child, as the server sees it."""
+
+    def __init__(self, job_id: int, pid: int, fd: int, deadline: float, work_dir: str) -> None:
+        self.id, self.pid, self.fd, self.deadline, self.work_dir = job_id, pid, fd, deadline, work_dir
+        self.reader = frames.FrameReader(limit=frames.MAX_HEADER * 2)
+        self.reply: dict | None = None
+
+    def feed(self) -> bool:
+        """Read what the child sent; ``True`` once it is done (a reply, or the pipe closed)."""
         try:
-            _prepare(job)
-        except OSError as exc:
-            frames.write_frame(out, {"cells": {}, "error": f"could not prepare the job's folder: {exc}"})
-            continue
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: evaluate one notebook, then vanish
-            os.close(read_fd)
-            os.close(out)
-            try:
-                _run_child(job, payload, shell, write_fd)
-            finally:
-                os._exit(0)
-        os.close(write_fd)
-        reply = _collect(read_fd, pid, float(job.get("deadline", 600)))
-        os.close(read_fd)
-        shutil.rmtree(job["work_dir"], ignore_errors=True)
-        frames.write_frame(out, reply)
-
-
-def _collect(fd: int, pid: int, seconds: float) -> dict:
-    reader = frames.FrameReader(limit=frames.MAX_HEADER * 2)
-    end = time.monotonic() + seconds
-    reply = None
-    while reply is None:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 20)
+            chunk = os.read(self.fd, 1 << 20)
+        except OSError:
+            chunk = b""
         if not chunk:
-            break
+            if self.reply is None:
+                self.reply = {"cells": {}, "error": "the evaluator stopped unexpectedly"}
+            return True
         try:
-            reader.feed(chunk)
+            self.reader.feed(chunk)
         except frames.FrameError as exc:
-            reply = {"cells": {}, "error": str(exc)}
-            break
-        if reader.frames:
-            reply = reader.frames[0][0]
-    if reply is None:
-        timed_out = time.monotonic() >= end
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        reply = {"cells": {}, "error": "the tests ran out of time" if timed_out else "the evaluator stopped unexpectedly"}
+            self.reply = {"cells": {}, "error": str(exc)}
+            return True
+        if self.reader.frames:
+            self.reply = self.reader.frames[0][0]
+            return True
+        return False
+
+
+def _start(job: EvalJob, payload: bytes, shell: Any, out: int) -> _Child | None:
+    job_id = job.get("id")
     try:
-        os.waitpid(pid, 0)
+        _prepare(job)
+    except OSError as exc:
+        frames.write_frame(out, {"id": job_id, "cells": {}, "error": f"could not prepare the job's folder: {exc}"})
+        return None
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: evaluate one notebook, then vanish
+        os.close(read_fd)
+        os.close(out)
+        try:
+            _run_child(job, payload, shell, write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    return _Child(job_id, pid, read_fd, time.monotonic() + float(job.get("deadline", 600)), job["work_dir"])  # type: ignore[arg-type]
+
+
+def _finish(child: _Child, out: int) -> None:
+    try:
+        os.kill(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(child.pid, 0)
     except ChildProcessError:
         pass
-    return reply
+    os.close(child.fd)
+    shutil.rmtree(child.work_dir, ignore_errors=True)
+    reply = dict(child.reply or {})
+    reply["id"] = child.id
+    frames.write_frame(out, reply)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 CellRole = Literal["student", "locked", "test"]
 
+#: A cell's limit counts CPU seconds (``ITIMER_PROF`` in the sandboxed process), so whether a
+#: cell finishes does not depend on how busy the machine is; a cell that waits instead of
+#: computing is stopped after this many times its limit in wall-clock time, and the grader kills
+#: the sandbox a little after that (a cell that ignores its timers).
+WALL_FACTOR = 3.0
+
 #: Output dictionaries in nbformat's shape (stream, display_data, execute_result, error).
 Output = dict[str, Any]
 
@@ -113,13 +119,14 @@ class TrustedCell(TypedDict):
 
 
 class EvalJob(TypedDict):
+    id: NotRequired[int]  # set by the grader's Evaluator; the reply carries it back
     env: dict[str, str]  # COURSE_STUDENT_ID and the like
     cells: list[TrustedCell]
     snapshots: dict[str, list[int]]  # cell index -> [offset, length] in the payload
     cell_timeout: float
     deadline: float  # seconds for the whole job
     files_dir: str | None  # released data files, copied into the job's working folder
-    work_dir: str  # the job's working folder (created and removed by the server)
+    work_dir: NotRequired[str]  # the job's working folder (created and removed by the server)
     not_reached: str  # message for tests the student's notebook never reached
 
 
@@ -129,6 +136,7 @@ class CellResult(TypedDict):
 
 
 class EvalReply(TypedDict):
+    id: NotRequired[int]
     cells: dict[str, CellResult]
     error: NotRequired[str]
     fatal: NotRequired[bool]

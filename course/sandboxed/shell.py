@@ -22,6 +22,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Type
 from traitlets.config import Config
 
+from course.sandboxed.protocol import WALL_FACTOR
+
 #: Per cell: text kept from stdout/stderr, and bytes of rich display data.
 MAX_STREAM_CHARS = 1_000_000
 MAX_DISPLAY_CHARS = 20_000_000
@@ -184,20 +186,23 @@ def _on_alarm(signum, frame):  # pragma: no cover (exercised through the runner)
 
 
 def run_cell(shell: GraderShell, source: str, *, timeout: float | None = None) -> list[dict]:
-    """Execute ``source``; return its outputs. ``timeout`` (seconds) interrupts the cell."""
+    """Execute ``source``; return its outputs. ``timeout`` (CPU seconds) interrupts the cell."""
     sink = Sink()
     shell.sink = sink
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = CaptureStream(shell, "stdout"), CaptureStream(shell, "stderr")
     if timeout:
-        signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        for signum in (signal.SIGPROF, signal.SIGALRM):
+            signal.signal(signum, _on_alarm)
+        signal.setitimer(signal.ITIMER_PROF, timeout)
+        signal.setitimer(signal.ITIMER_REAL, timeout * WALL_FACTOR)
     try:
         shell.run_cell(source, store_history=True)
     except CellTimeout:  # raised outside the user's code (in IPython's own machinery)
         sink.error("CellTimeoutError", "the cell ran longer than the grader allows", [])
     finally:
         if timeout:
+            signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = saved
     for output in sink.outputs:
