@@ -23,13 +23,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from course import i18n
+
 
 class CheckFailed(AssertionError):
     """A check failed; the message says what to look at."""
 
 
-def _fail(message: str) -> None:
-    raise CheckFailed(message)
+def _fail(message: str, **values: object) -> None:
+    """Fail with ``message`` (an English ``str.format`` template) in the notebook's language."""
+    raise CheckFailed(i18n.text(message, **values))
 
 
 def _kind(value: object) -> str:
@@ -48,31 +51,34 @@ def as_number(value: object, name: str) -> float:
     if type(value) not in (int, float):
         hint = ""
         if isinstance(value, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
-            hint = " Reduce it to a single number (for example with .mean(), .sum() or .iloc[0])."
+            hint = i18n.text(" Reduce it to a single number (for example with .mean(), .sum() or .iloc[0]).")
         elif isinstance(value, str):
-            hint = " Do not format the number as text; keep it numeric."
+            hint = i18n.text(" Do not format the number as text; keep it numeric.")
         elif value is None:
-            hint = " Did the cell compute it but forget to assign it?"
-        _fail(f"`{name}` should be a number (int or float), but it is a {_kind(value)}.{hint}")
+            hint = i18n.text(" Did the cell compute it but forget to assign it?")
+        _fail("`{name}` should be a number (int or float), but it is a {kind}.{hint}",
+              name=name, kind=_kind(value), hint=hint)
     number = float(value)  # type: ignore[arg-type]  # an int or float, checked above
     if not math.isfinite(number):
-        _fail(f"`{name}` is {number}; check for a division by zero or missing values.")
+        _fail("`{name}` is {number}; check for a division by zero or missing values.", name=name, number=number)
     return number
 
 
 def as_series(value: object, name: str) -> pd.Series:
     """``value`` if it is exactly a pandas Series."""
     if type(value) is not pd.Series:
-        hint = " A one-column DataFrame can be turned into a Series with df['column']." if isinstance(value, pd.DataFrame) else ""
-        _fail(f"`{name}` should be a pandas Series, but it is a {_kind(value)}.{hint}")
+        hint = i18n.text(" A one-column DataFrame can be turned into a Series with df['column'].") \
+            if isinstance(value, pd.DataFrame) else ""
+        _fail("`{name}` should be a pandas Series, but it is a {kind}.{hint}", name=name, kind=_kind(value), hint=hint)
     return value
 
 
 def as_frame(value: object, name: str) -> pd.DataFrame:
     """``value`` if it is exactly a pandas DataFrame."""
     if type(value) is not pd.DataFrame:
-        hint = " Use .to_frame() or .reset_index() to turn a Series into a DataFrame." if isinstance(value, pd.Series) else ""
-        _fail(f"`{name}` should be a pandas DataFrame, but it is a {_kind(value)}.{hint}")
+        hint = i18n.text(" Use .to_frame() or .reset_index() to turn a Series into a DataFrame.") \
+            if isinstance(value, pd.Series) else ""
+        _fail("`{name}` should be a pandas DataFrame, but it is a {kind}.{hint}", name=name, kind=_kind(value), hint=hint)
     return value
 
 
@@ -80,9 +86,9 @@ def _float_values(series: pd.Series, name: str) -> np.ndarray:
     try:
         values = np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
     except (TypeError, ValueError):
-        _fail(f"`{name}` should hold numbers, but its values are of type {series.dtype}.")
+        _fail("`{name}` should hold numbers, but its values are of type {dtype}.", name=name, dtype=series.dtype)
     if np.isnan(values).any():
-        _fail(f"`{name}` has missing values (NaN); check your join or division.")
+        _fail("`{name}` has missing values (NaN); check your join or division.", name=name)
     return values
 
 
@@ -103,9 +109,11 @@ def check_number(
     number = as_number(value, name)
     tail = f" {hint}" if hint else ""
     if low is not None and number < low:
-        _fail(f"`{name}` = {number:.6g} is below {low:g}, which is not possible here.{tail}")
+        _fail("`{name}` = {number:.6g} is below {low:g}, which is not possible here.{tail}",
+              name=name, number=number, low=low, tail=tail)
     if high is not None and number > high:
-        _fail(f"`{name}` = {number:.6g} is above {high:g}, which is not possible here.{tail}")
+        _fail("`{name}` = {number:.6g} is above {high:g}, which is not possible here.{tail}",
+              name=name, number=number, high=high, tail=tail)
 
 
 def check_series(
@@ -122,16 +130,18 @@ def check_series(
     series = as_series(value, name)
     tail = f" {hint}" if hint else ""
     if length is not None and len(series) != length:
-        _fail(f"`{name}` has {len(series)} entries; it should have {length}.{tail}")
+        _fail("`{name}` has {n} entries; it should have {length}.{tail}", name=name, n=len(series), length=length,
+              tail=tail)
     if index is not None:
         missing = [label for label in index if label not in series.index]
         if missing or len(series) != len(index):
-            _fail(f"`{name}` should be indexed by {list(index)!r}; got {list(series.index)[:10]!r}.{tail}")
+            _fail("`{name}` should be indexed by {index!r}; got {got!r}.{tail}", name=name, index=list(index),
+                  got=list(series.index)[:10], tail=tail)
     values = _float_values(series, name)
     if low is not None and (values < low).any():
-        _fail(f"`{name}` has values below {low:g}, which is not possible here.{tail}")
+        _fail("`{name}` has values below {low:g}, which is not possible here.{tail}", name=name, low=low, tail=tail)
     if high is not None and (values > high).any():
-        _fail(f"`{name}` has values above {high:g}, which is not possible here.{tail}")
+        _fail("`{name}` has values above {high:g}, which is not possible here.{tail}", name=name, high=high, tail=tail)
 
 
 def check_frame(
@@ -148,9 +158,10 @@ def check_frame(
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            _fail(f"`{name}` is missing column(s) {missing!r}; it has {list(frame.columns)!r}.{tail}")
+            _fail("`{name}` is missing column(s) {missing!r}; it has {columns!r}.{tail}", name=name, missing=missing,
+                  columns=list(frame.columns), tail=tail)
     if n_rows is not None and len(frame) != n_rows:
-        _fail(f"`{name}` has {len(frame)} rows; it should have {n_rows}.{tail}")
+        _fail("`{name}` has {n} rows; it should have {n_rows}.{tail}", name=name, n=len(frame), n_rows=n_rows, tail=tail)
 
 
 def check_not_mistake(
@@ -178,7 +189,7 @@ def check_not_mistake(
     """
     number = as_number(value, name)
     if math.isclose(number, float(mistaken), rel_tol=rel, abs_tol=abs_tol):
-        _fail(f"`{name}` looks like the result of a common mistake. {hint}")
+        _fail("`{name}` looks like the result of a common mistake. {hint}", name=name, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +205,7 @@ def expect_close(
     number = as_number(value, name)
     target = float(expected)
     if not math.isclose(number, target, rel_tol=rel, abs_tol=abs_tol):
-        _fail(f"`{name}` is not correct yet; re-read the task's definition and units.")
+        _fail("`{name}` is not correct yet; re-read the task's definition and units.", name=name)
 
 
 def expect_series_close(
@@ -203,13 +214,13 @@ def expect_series_close(
     """Same labels (any order) and values within tolerance."""
     series = as_series(value, name)
     if series.index.has_duplicates:
-        _fail(f"`{name}` has repeated index labels; aggregate before answering.")
+        _fail("`{name}` has repeated index labels; aggregate before answering.", name=name)
     if set(series.index) != set(expected.index):
-        _fail(f"`{name}` does not have the expected index labels.")
+        _fail("`{name}` does not have the expected index labels.", name=name)
     got = _float_values(series.loc[list(expected.index)], name)
     want = np.asarray(expected.to_numpy(dtype=float), dtype=float)
     if not np.allclose(got, want, rtol=rel, atol=abs_tol):
-        _fail(f"`{name}` has the right labels but some values are not correct yet.")
+        _fail("`{name}` has the right labels but some values are not correct yet.", name=name)
 
 
 def expect_frame_close(
@@ -224,26 +235,27 @@ def expect_frame_close(
     """Same columns (any order), same rows (by index when ``check_index``), values close."""
     frame = as_frame(value, name)
     if set(frame.columns) != set(expected.columns):
-        _fail(f"`{name}` should have columns {sorted(map(str, expected.columns))!r}.")
+        _fail("`{name}` should have columns {columns!r}.", name=name, columns=sorted(map(str, expected.columns)))
     if len(frame) != len(expected):
-        _fail(f"`{name}` has {len(frame)} rows; it should have {len(expected)}.")
+        _fail("`{name}` has {n} rows; it should have {n_rows}.{tail}", name=name, n=len(frame), n_rows=len(expected),
+              tail="")
     if check_index:
         if frame.index.has_duplicates or set(frame.index) != set(expected.index):
-            _fail(f"`{name}` does not have the expected row labels.")
+            _fail("`{name}` does not have the expected row labels.", name=name)
         frame = frame.loc[list(expected.index)]
     for column in expected.columns:
         want = expected[column]
         got = frame[column]
         if pd.api.types.is_numeric_dtype(want):
             if not np.allclose(_float_values(got, f"{name}[{column!r}]"), want.to_numpy(dtype=float), rtol=rel, atol=abs_tol):
-                _fail(f"`{name}` column {column!r} is not correct yet.")
+                _fail("`{name}` column {column!r} is not correct yet.", name=name, column=column)
         elif [str(v) for v in got] != [str(v) for v in want]:
-            _fail(f"`{name}` column {column!r} is not correct yet.")
+            _fail("`{name}` column {column!r} is not correct yet.", name=name, column=column)
 
 
 def expect_equal_text(value: object, expected: str, name: str) -> None:
     """``value`` is exactly the string ``expected`` (case and surrounding space ignored)."""
     if type(value) is not str:
-        _fail(f"`{name}` should be a string, but it is a {_kind(value)}.")
+        _fail("`{name}` should be a string, but it is a {kind}.", name=name, kind=_kind(value))
     if str(value).strip().lower() != str(expected).strip().lower():
-        _fail(f"`{name}` is not correct yet.")
+        _fail("`{name}` is not correct yet.", name=name)

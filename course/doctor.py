@@ -170,6 +170,41 @@ def check_grading(root: Path) -> Check:
     return Check("end-to-end grade in the sandbox", "ok", f"a reference notebook scored 1/1 in {seconds:.1f} s")
 
 
+def _worker_sandbox() -> str:
+    """Runs on a Dask worker: whether bubblewrap works there (empty: it does)."""
+    from course.grading.sandbox import bwrap_problem
+
+    return bwrap_problem(shutil.which("bwrap")) or ""
+
+
+def check_workers(course: Course) -> Check | None:
+    """With a Dask scheduler configured (``[tool.course] scheduler``): bwrap on every worker."""
+    from course.grading.dask_pool import configured_scheduler, connect
+
+    try:
+        address = configured_scheduler(course)
+    except CourseError as exc:
+        return Check("Dask workers' sandbox", "fail", str(exc), "fix [tool.course] scheduler in pyproject.toml")
+    if address is None:
+        return None
+    try:
+        client = connect(address, timeout=10)
+    except CourseError as exc:
+        return Check("Dask workers' sandbox", "fail", str(exc)[:300],
+                     "start the scheduler and its workers (docs/deploy.md), or remove [tool.course] scheduler")
+    try:
+        found = client.run(_worker_sandbox)
+    finally:
+        client.close()
+    if not found:
+        return Check("Dask workers' sandbox", "fail", f"{address} has no workers", "start workers: dask worker " + address)
+    bad = {worker: problem for worker, problem in found.items() if problem}
+    if bad:
+        return Check("Dask workers' sandbox", "fail", "; ".join(f"{w}: {p}" for w, p in bad.items())[:400],
+                     "install bubblewrap on every worker (and allow user namespaces), as on the grading machine")
+    return Check("Dask workers' sandbox", "ok", f"bwrap works on all {len(found)} worker(s) of {address}")
+
+
 def run(root: Path | None, on_check: Callable[[Check], None] | None = None) -> list[Check]:
     """Every check, in order; later checks are skipped when what they need failed."""
     tools_on_path()
@@ -187,6 +222,9 @@ def run(root: Path | None, on_check: Callable[[Check], None] | None = None) -> l
     add(check_alembic())
     if course is not None:
         add(check_gradebook(course))
+        workers = check_workers(course)
+        if workers is not None:
+            add(workers)
     add(check_data())
     add(check_browser())
     if all(c.status != "fail" for c in results):

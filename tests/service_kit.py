@@ -33,9 +33,15 @@ def with_exchange(course: Course, exchange: Path, service: str = "") -> Course:
     (exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
     config = course.root / "nbgrader_config.py"
     config.write_text(config.read_text() + f"\nc.Exchange.root = {str(exchange)!r}\n")
-    if service:
+    if service:  # replaces the course's own [tool.course.service] table
         project = course.root / "pyproject.toml"
-        project.write_text(project.read_text() + "\n[tool.course.service]\n" + service + "\n")
+        kept, skipping = [], False
+        for line in project.read_text().splitlines():
+            if line.strip().startswith("["):
+                skipping = line.strip() == "[tool.course.service]"
+            if not skipping:
+                kept.append(line)
+        project.write_text("\n".join(kept) + "\n\n[tool.course.service]\n" + service + "\n")
     return Course.load(course.root)
 
 

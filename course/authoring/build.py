@@ -19,6 +19,7 @@ from pathlib import Path
 from course import cells, ipynb
 from course.authoring import Problem
 from course.errors import CourseError, MarkerError
+from course.i18n import release as translated
 from course.layout import Course, notebooks
 
 
@@ -79,7 +80,12 @@ def unexpected_files(course: Course, assignment: str) -> list[Path]:
 
 
 def build(course: Course, assignment: str) -> list[Path]:
-    """Regenerate the release of ``assignment``; return its notebooks. Raise on any leak."""
+    """Regenerate the release of ``assignment`` (and of its translations, :mod:`course.i18n.release`);
+    return the released notebooks. Raise on any leak."""
+    return translated.with_translations(course, assignment, _build_one)
+
+
+def _build_one(course: Course, assignment: str, nbgrader_options: list[str]) -> list[Path]:
     sources = notebooks(course.source(assignment))
     if not sources:
         raise CourseError(f"{course.source(assignment)} has no notebook")
@@ -92,7 +98,7 @@ def build(course: Course, assignment: str) -> list[Path]:
     release_dir = course.release(assignment)
     if release_dir.exists():
         shutil.rmtree(release_dir)
-    course.run_nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN")
+    course.run_nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN", *nbgrader_options)
     released = notebooks(release_dir) if release_dir.is_dir() else []
     for path in released:
         ipynb.write(ipynb.clean(ipynb.read(path)), path)

@@ -22,15 +22,17 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from course import cells as cellmod
-from course import ipynb, plots
+from course import i18n, ipynb, plots
 from course.authoring import Problem
 from course.authoring.key import answer_names
 from course.layout import Course, notebooks
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 #: A chart cell must sit next to a markdown cell that carries this phrase (screen readers,
-#: and anyone skimming): a one-sentence description of what the chart shows.
-DESCRIPTION_MARK = "**Chart description:**"
+#: and anyone skimming): a one-sentence description of what the chart shows. A translated
+#: notebook uses its language's phrase (:data:`course.i18n.CHART_DESCRIPTION`).
+DESCRIPTION_MARK = i18n.CHART_DESCRIPTION["en"]
+DESCRIPTION_MARKS = tuple(i18n.CHART_DESCRIPTION.values())
 
 
 @dataclass
@@ -105,7 +107,7 @@ def source_problems(path: Path, nb: NotebookNode) -> list[Problem]:
             if missing:
                 found.append(Problem(path, label, f"chart lacks {', '.join(missing)}"))
             neighbours = [all_cells[j] for j in (i - 1, i + 1) if 0 <= j < len(all_cells)]
-            if not any(c.cell_type == "markdown" and DESCRIPTION_MARK in c.source for c in neighbours):
+            if not any(c.cell_type == "markdown" and any(m in c.source for m in DESCRIPTION_MARKS) for c in neighbours):
                 found.append(Problem(path, label, f"chart has no adjacent markdown cell with {DESCRIPTION_MARK!r}"))
     return found
 

@@ -32,6 +32,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,6 +96,11 @@ class Service:
         self._dues: dict[str, tuple[float, datetime | None]] = {}
         self.problems: dict[str, str] = {}
         self.stopping = False
+        # pages are built off the loop (a full page renders for seconds); published from it
+        self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pages")
+        self._rendering: dict[int, tuple[Future, str]] = {}
+        for name in ("traitlets", "nbconvert", "NbConvertBase"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -116,6 +122,7 @@ class Service:
                 time.sleep(self.options.interval)
         finally:
             self.engine.close()
+            self.renderer.shutdown(wait=True, cancel_futures=True)
             self.ledger.recover()
             self.ledger.put("stopped", json.dumps({"pid": os.getpid(), "at": time.time()}))
             log.info("stopped")
@@ -131,6 +138,7 @@ class Service:
         self.collect(now)
         self.record(now)
         self.deliver(now)
+        self.published()
         self.heartbeat()
 
     def heartbeat(self) -> None:
@@ -205,6 +213,12 @@ class Service:
                 self.ledger.add(found.name, found.student, found.assignment, found.submitted, "rejected", cause=found.problem)
                 log.warning("not taken: %s: %s", found.name, found.problem)
                 continue
+            collected = self._collected(found.student, found.assignment)
+            if collected is not None and collected >= _utc(found.submitted):
+                # the instructor collected this (or a later) submission before the service saw it
+                self.ledger.add(found.name, found.student, found.assignment, found.submitted, "superseded",
+                                cause="already collected by the instructor (submitted/ holds this or a later submission)")
+                continue
             if self.inbox.take(found) is None:
                 continue  # it changed while being copied: next pass
             state, not_before, cause = self.admission(found.student, found.assignment, now)
@@ -212,6 +226,16 @@ class Service:
                             cause=cause, not_before=not_before, now=now)
             log.info("took %s %s (%s)%s", found.student, found.assignment, found.submitted,
                      f": {cause}" if cause else "")
+
+    def _collected(self, student: str, assignment: str) -> datetime | None:
+        """The time of the submission already in ``submitted/`` (nbgrader's timestamp), if any."""
+        from course.grading import intake
+
+        folder = self.course.submitted(student, assignment)
+        if not folder.is_dir() or folder.is_symlink():
+            return None
+        stamp, _ = intake.read_timestamp(folder)
+        return stamp.replace(tzinfo=None) if stamp is not None else None
 
     # ---- 2. promote ---------------------------------------------------------------------------
 
@@ -367,10 +391,12 @@ class Service:
                 if key not in latest or a.submitted > latest[key].submitted:
                     latest[key] = a
         for attempt in rows:
-            if attempt.state in ("deferred", "failed") and attempt.delivered is None:
+            told = attempt.state in ("deferred", "failed") and attempt.delivered is None
+            told |= attempt.state == "superseded" and attempt.delivered == "deferred"  # it was told "graded at ..."
+            if told:
                 ctx = pages.Context(self.course.course_id, attempt.assignment, attempt.student, attempt.submitted,
                                     self.due(attempt.assignment))
-                message = attempt.cause if attempt.state == "deferred" else \
+                message = attempt.cause if attempt.state in ("deferred", "superseded") else \
                     "The grader could not grade this submission; your instructor can see why and will grade it."
                 try:
                     names = list(self.bundle(attempt.assignment).specs)
@@ -387,15 +413,28 @@ class Service:
                 level = "checks"  # the full page shows the gradebook's scores, which are the later attempt's
             if attempt.delivered is not None and (not is_current or attempt.delivered == level):
                 continue
+            if attempt.id not in self._rendering:
+                self._rendering[attempt.id] = (self.renderer.submit(self._pages, attempt, level, is_current), level)
+
+    def published(self) -> None:
+        """Publish the pages built since the last pass (from the loop: it writes the ledger)."""
+        for attempt_id, (future, level) in list(self._rendering.items()):
+            if not future.done():
+                continue
+            del self._rendering[attempt_id]
             try:
-                self._deliver_graded(attempt, level, is_current)
+                html_pages = future.result()
             except Exception as exc:
                 if not _db_error(exc):
                     raise
                 self.problems["gradebook"] = f"the gradebook cannot be read ({type(exc).__name__})"
-                return
+                continue
+            attempt = self.ledger.get(attempt_id)
+            self._publish(attempt, html_pages, level)
+            log.info("feedback (%s) for %s %s (%s)", level, attempt.student, attempt.assignment, attempt.submitted)
 
-    def _deliver_graded(self, attempt: Attempt, level: str, is_current: bool) -> None:
+    def _pages(self, attempt: Attempt, level: str, is_current: bool) -> dict[str, str]:
+        """The pages of a graded attempt at ``level`` (runs in the renderer thread)."""
         from course.reports import feedback
 
         folder = self.folder(attempt)
@@ -414,9 +453,7 @@ class Service:
                 nb = next(n for n in outcome.notebooks if n.name == name)
                 return pages.checks_page(ctx, nb.autograded, bundle.specs[name], nb.scores, self.course.markers)
 
-        html_pages = pages.pages_for(level, ctx, outcome, bundle.specs, self.course.markers, full_page)
-        self._publish(attempt, html_pages, level)
-        log.info("feedback (%s) for %s %s (%s)", level, attempt.student, attempt.assignment, attempt.submitted)
+        return pages.pages_for(level, ctx, outcome, bundle.specs, self.course.markers, full_page)
 
 
 def serve(course: Course, options: ServeOptions | None = None, until: Callable[[], bool] | None = None) -> None:

@@ -1,0 +1,127 @@
+"""Is any text a student sees in a translated notebook still English? The rule, precisely.
+
+Text a student sees, in a translated notebook (its release, and what its cells print or draw):
+
+- every markdown cell, except what is code (`spans`, fenced blocks), math (``$…$``), a link
+  target, an HTML tag, or a reference list (the lines under a heading that says 参考文献:
+  a cited work keeps its own title);
+- every comment and every *student-text* string literal of a code cell
+  (:mod:`course.i18n.units`: visible positions such as ``title=`` / ``hint=`` / ``print``, and
+  prose anywhere), except strings whose catalogue entry says ``keep`` (a name the code uses);
+- what the notebook prints and the text of its charts (titles, axis titles, legend names,
+  annotations), when executed.
+
+It is still English when it holds a Latin-letter word (two or more letters) that is
+
+- not code: not in `backticks` or a ``{placeholder}``, not a call ``name(`` or attribute
+  ``.name``, not a word with ``_`` or digits, not a name of the notebook's code written with a
+  capital (``SEED``, ``DataFrame``); a lowercase name the code uses (``units``) must be in
+  backticks, because in running text it reads as English;
+- and not on the language's allowed list (``course/i18n/<language>/allowed.toml``: units,
+  abbreviations such as DC or SKU, proper names such as Eppen or Wal-Mart, software names).
+
+>>> found("用 `demand` 计算每家门店的 CV", identifiers={"demand"}, allowed={"CV"})
+[]
+>>> found("Compute the CV per store", identifiers=set(), allowed={"CV"})
+['Compute', 'the', 'per', 'store']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from nbformat import NotebookNode
+
+from course import cells as cellmod
+from course.i18n import units as unitmod
+
+_REFERENCES = re.compile(r"^#+\s.*参考文献.*$", re.M)
+_HEADING = re.compile(r"^#+\s", re.M)
+
+
+def without_references(markdown: str) -> str:
+    """A markdown cell without its reference list (from a 参考文献 heading to the next heading)."""
+    match = _REFERENCES.search(markdown)
+    if not match:
+        return markdown
+    rest = markdown[match.end():]
+    following = _HEADING.search(rest)
+    return markdown[: match.start()] + (rest[following.start():] if following else "")
+
+
+def found(text: str, *, identifiers: set[str], allowed: set[str]) -> list[str]:
+    """The English words of one piece of running text (markdown prose or a string's text)."""
+    return unitmod.english_words(text, identifiers, allowed)
+
+
+def in_markdown(source: str, *, identifiers: set[str], allowed: set[str]) -> list[str]:
+    return found(unitmod.markdown_prose(without_references(source)), identifiers=identifiers, allowed=allowed)
+
+
+def in_notebook(nb: NotebookNode, *, identifiers: set[str], allowed: set[str], kept: Iterable[str] = (),
+                markers: cellmod.Markers = cellmod.DEFAULT_MARKERS) -> list[str]:
+    """Every English text of a translated notebook's cells, as ``cell <id>: <words>: <text>``."""
+    keep = set(kept)
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            words = in_markdown(cell.source, identifiers=identifiers, allowed=allowed)
+            if words:
+                problems.append(f"cell {cell.id} (markdown): {sorted(set(words))[:8]}")
+        elif cell.cell_type == "code":
+            for unit in unitmod.code_units(cell.source, identifiers=identifiers, allowed=allowed, cell=cell.id,
+                                           markers=markers):
+                if unit.en in keep:
+                    continue
+                words = found(unit.en, identifiers=identifiers, allowed=allowed)
+                problems.append(f"cell {cell.id} ({unit.kind}): {sorted(set(words))[:8]}: {unit.en[:80]!r}")
+    return problems
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def chart_texts(figure: dict) -> list[str]:
+    """The text a chart shows: title, axis and legend titles, trace names, annotations."""
+    layout = figure.get("layout", {}) or {}
+    texts: list[str] = []
+
+    def title(part: object) -> None:
+        if isinstance(part, dict):
+            part = part.get("text")
+        if isinstance(part, str) and part:
+            texts.append(part)
+
+    title(layout.get("title"))
+    for key, value in layout.items():
+        if (key.startswith("xaxis") or key.startswith("yaxis")) and isinstance(value, dict):
+            title(value.get("title"))
+            texts += [str(t) for t in value.get("ticktext", []) or [] if isinstance(t, str)]
+    if isinstance(layout.get("legend"), dict):
+        title(layout["legend"].get("title"))
+    for note in layout.get("annotations", []) or []:
+        if isinstance(note, dict) and isinstance(note.get("text"), str):
+            texts.append(note["text"])
+    for trace in figure.get("data", []) or []:
+        if isinstance(trace, dict) and isinstance(trace.get("name"), str) and trace.get("showlegend", True) is not False:
+            texts.append(trace["name"])
+    return texts
+
+
+def in_outputs(nb: NotebookNode, *, identifiers: set[str], allowed: set[str]) -> list[str]:
+    """English in what an executed translated notebook printed or drew (errors excepted: the
+    stubs' ``NotImplementedError`` and the ``NameError`` of unanswered tests are Python's)."""
+    problems = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts: list[str] = []
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                texts = str(output.get("text", "")).splitlines()
+            elif PLOTLY_MIME in output.get("data", {}):
+                texts = chart_texts(output["data"][PLOTLY_MIME])
+            for text in texts:  # printed tables show the code's names as they are: any case
+                words = found(text, identifiers=identifiers, allowed=allowed | identifiers)
+                if words:
+                    problems.append(f"cell {cell.id} (output): {sorted(set(words))[:8]}: {text[:80]!r}")
+    return problems
