@@ -1,19 +1,36 @@
-"""Stock sequential ``nbgrader autograde`` vs ``course grade``, on the same N submissions.
+"""``course grade`` against stock ``nbgrader autograde``, and against each case's own limit.
 
-    python benchmarks/grade_speed.py                      # 24 submissions of the first case
-    python benchmarks/grade_speed.py -n 12 --assignment case02_logistics --jobs 2
-    python benchmarks/grade_speed.py -n 6 --all           # 6 submissions of every case
+    python benchmarks/grade_speed.py                                 # every case, 8, 16 and 48 submissions
+    python benchmarks/grade_speed.py --cases case01_strategy --sizes 16
+    python benchmarks/grade_speed.py --cases case03_pharma_hr --sizes 16 --repeat 3   # scores must not vary
 
-Both graders run in their own scratch copy of the course, on identical submissions (reference,
-half-done and blank, in turn), with ``COURSE_VARIANTS=off`` (stock nbgrader does not know the
-student id). Prints the wall time of each, the speed-up, and whether every score (cell by cell)
-is identical.
+For each case and each size N, in one run on this machine:
+
+- N submissions, a third of them blank and the rest the reference solution (the setup of the
+  issue that set the target), each grader in its own scratch copy of the course, with
+  ``COURSE_VARIANTS=off`` (stock nbgrader does not know the student id);
+- **stock**: sequential ``nbgrader autograde`` (one kernel per notebook); **ours**: ``course
+  grade`` with all cores; both wall times and their ratio;
+- **limit**: one plain in-process run of each submission's notebook with its tests (a fresh
+  Python process running the restored notebook, hidden tests included, in IPython, imports
+  included), summed over the submissions and divided by the cores: no grader can take less.
+  The limit ratio is stock's time over that; "of limit" is how close ``course grade`` gets;
+- **core-s/nb**: CPU seconds per notebook of everything ``course grade`` ran (sandboxes
+  included: the whole command runs in a cgroup of its own where the machine allows it);
+- **start**: the fixed start of a batch (the command starting, the gradebook read, the sandbox
+  probe and the course package frozen) before the first notebook runs;
+- **peak MiB**: peak resident memory of the grader's own process;
+- **same**: whether every score, cell by cell, equals stock's.
+
+``--repeat R`` grades each batch R times with ``course grade`` and reports any cell that varied.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,92 +40,193 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course import ipynb as notebooks  # noqa: E402
+from course import ipynb  # noqa: E402
 from course.authoring import submissions  # noqa: E402
 from course.gradebook import read_score  # noqa: E402
+from course.grading import restore, specs  # noqa: E402
 from course.layout import Course  # noqa: E402
-from course.layout import notebooks as list_notebooks  # noqa: E402
 
 COURSE = Course.load(ROOT)
+ENV = {**os.environ, "COURSE_VARIANTS": "off"}
+PLAIN = """
+import json, sys, time, resource
+t0 = time.perf_counter()
+from course.sandboxed.runner import without_slow_extras
+with without_slow_extras():
+    from course.sandboxed import shell
+    sh = shell.make_shell()
+    for source in json.load(open(sys.argv[1])):
+        shell.run_cell(sh, source)
+r = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": r.ru_utime + r.ru_stime}))
+"""
 
-MAKERS = {
-    "ref": submissions.reference,
-    "half": submissions.partial,
-    "blank": lambda source, release: release,
-}
+
+class CpuMeter:
+    """CPU seconds of a command and everything it starts: a cgroup (v1 cpuacct or v2) where the
+    machine lets us make one, else the children's rusage (which misses killed sandboxes)."""
+
+    def __init__(self) -> None:
+        self.group: Path | None = None
+        self.kind = "rusage"
+        for base, kind in ((Path("/sys/fs/cgroup/cpuacct"), "v1"), (Path("/sys/fs/cgroup"), "v2")):
+            own = self._own(kind)
+            if own is None:
+                continue
+            group = base / own.lstrip("/") / f"grade-speed-{os.getpid()}"
+            try:
+                group.mkdir()
+            except OSError:
+                continue
+            self.group, self.kind = group, kind
+            break
+
+    @staticmethod
+    def _own(kind: str) -> str | None:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            if (kind == "v1" and "cpuacct" in names.split(",")) or (kind == "v2" and names == "" and
+                                                                     Path("/sys/fs/cgroup/cgroup.controllers").exists()):
+                return path
+        return None
+
+    def usage(self) -> float:
+        if self.group is None:
+            import resource
+
+            r = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return r.ru_utime + r.ru_stime
+        if self.kind == "v1":
+            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+        stat = dict(line.split() for line in (self.group / "cpu.stat").read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        if self.group is None:
+            return argv
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.group), *argv]
+
+    def close(self) -> None:
+        if self.group is not None:
+            try:
+                self.group.rmdir()
+            except OSError:
+                pass
 
 
-def prepare(base: Path, assignment: str, count: int) -> tuple[Path, list[str]]:
-    copy = COURSE.copy_to(base)
-    copy.run_nbgrader("generate_assignment", assignment, "--force", "--log-level=ERROR")
-    scratch = copy.root
+def prepare(base: Path, assignment: str, count: int) -> tuple[Course, list[str]]:
+    course = COURSE.copy_to(base)
+    course.run_nbgrader("generate_assignment", assignment, "--force", "--log-level=ERROR")
+    source = ipynb.read(course.source(assignment) / f"{assignment}.ipynb")
+    release = ipynb.read(course.release(assignment) / f"{assignment}.ipynb")
     students = []
-    kinds = list(MAKERS)
     for k in range(count):
-        kind = kinds[k % len(kinds)]
+        kind = "blank" if k % 3 == 2 else "ref"
+        nb = release if kind == "blank" else submissions.reference(source, release)
         student = f"{kind}{k:03d}"
-        for src in list_notebooks(scratch / "source" / assignment):
-            release = notebooks.read(scratch / "release" / assignment / src.name)
-            nb = MAKERS[kind](notebooks.read(src), release)
-            notebooks.write(nb, scratch / "submitted" / student / assignment / src.name)
+        ipynb.write(nb, course.submitted(student, assignment) / f"{assignment}.ipynb")
         students.append(student)
-    return scratch, students
+    return course, students
 
 
-def timed(argv: list[str], cwd: Path) -> float:
-    env = {**os.environ, "COURSE_VARIANTS": "off"}
+def plain_seconds(course: Course, assignment: str, kind: str, tries: int = 3) -> float:
+    """Median wall time of one plain in-process run of a ``kind`` submission with its tests."""
+    spec = specs.ensure(course, assignment)[assignment]
+    source = ipynb.read(course.source(assignment) / f"{assignment}.ipynb")
+    release = ipynb.read(course.release(assignment) / f"{assignment}.ipynb")
+    nb = release if kind == "blank" else submissions.reference(source, release)
+    restored, _ = restore.restore(nb, spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        cells = Path(tmp) / "cells.json"
+        cells.write_text(json.dumps([c.source for c in restored.cells if c.cell_type == "code"]))
+        walls = []
+        for _ in range(tries):
+            out = subprocess.run([sys.executable, "-c", PLAIN, str(cells)], cwd=course.release(assignment),
+                                 env=ENV, capture_output=True, text=True, check=True)
+            walls.append(json.loads(out.stdout.strip().splitlines()[-1])["wall"])
+    return statistics.median(walls)
+
+
+def timed(meter: CpuMeter, argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    before = meter.usage()
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
+    proc = subprocess.run(meter.wrap(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv[:4])} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return seconds
+        sys.exit(f"{' '.join(argv[:5])} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return wall, meter.usage() - before
+
+
+def cells_of(course: Course, assignment: str, students: list[str]) -> dict:
+    return {s: read_score(course, assignment, s).cells for s in students}
+
+
+def one(meter: CpuMeter, assignment: str, count: int, jobs: int | None, repeat: int, plain: dict[str, float]) -> dict:
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="grade-speed-") as tmp:
+        stock_course, students = prepare(Path(tmp) / "stock", assignment, count)
+        stock, _ = timed(meter, [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
+                                 "--log-level=ERROR"], stock_course.root, ENV)
+        expected = cells_of(stock_course, assignment, students)
+        runs = []
+        for r in range(repeat):
+            ours_course, _ = prepare(Path(tmp) / f"ours{r}", assignment, count)
+            stats_file = Path(tmp) / f"stats{r}.json"
+            argv = [sys.executable, "-m", "course.cli", "grade", assignment, "--root", str(ours_course.root)]
+            if jobs:
+                argv += ["--jobs", str(jobs)]
+            wall, cpu = timed(meter, argv, ours_course.root, {**ENV, "COURSE_GRADE_STATS": str(stats_file)})
+            stats = json.loads(stats_file.read_text())
+            runs.append((wall, cpu, stats, cells_of(ours_course, assignment, students)))
+    wall, cpu, stats, got = runs[0]
+    varied = [(r, s) for r, (_, _, _, other) in enumerate(runs[1:], 2) for s in students if other[s] != got[s]]
+    bound = sum(plain["blank" if s.startswith("blank") else "ref"] for s in students) / cores
+    return {
+        "case": assignment, "n": count, "stock": stock, "ours": wall, "ratio": stock / wall,
+        "limit": stock / bound, "of_limit": (stock / wall) / (stock / bound),
+        "core_s": cpu / count, "start": stats["startup"] + (wall - stats["seconds"]),
+        "peak_mib": stats["peak_rss"] / 2**20,
+        "same": sum(got[s] == expected[s] for s in students), "varied": varied,
+        "different": [s for s in students if got[s] != expected[s]],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", "--submissions", type=int, default=24, help="submissions per assignment")
-    parser.add_argument("--assignment", action="append", help="assignment id (repeatable; default: the first case)")
-    parser.add_argument("--all", action="store_true", help="every case assignment")
+    parser.add_argument("--cases", nargs="*", help="assignments (default: every case)")
+    parser.add_argument("--sizes", default="8,16,48", help="submission counts, comma-separated")
     parser.add_argument("--jobs", type=int, default=None, help="workers for course grade (default: all cores)")
-    parser.add_argument("--no-sandbox", action="store_true", help="course grade without bubblewrap")
+    parser.add_argument("--repeat", type=int, default=1, help="grade each batch this many times; report variation")
     args = parser.parse_args()
-    cases = [a for a in COURSE.assignments() if a != "zz_demo"] or ["zz_demo"]
-    names = args.assignment or (cases if args.all else cases[:1])
-    stock_total = ours_total = 0.0
-    identical = True
+    cases = args.cases or [a for a in COURSE.assignments() if a.startswith("case") and not a.endswith("_zh")]
+    sizes = [int(x) for x in args.sizes.split(",")]
+    meter = CpuMeter()
+    print(f"cores: {os.cpu_count()}; CPU measured by {meter.kind}", flush=True)
+    header = (f"{'case':26} {'n':>3} {'stock s':>8} {'ours s':>7} {'ratio':>6} {'limit':>6} {'of limit':>8} "
+              f"{'core-s/nb':>9} {'start s':>7} {'peak MiB':>8} {'same':>6}")
+    print(header, flush=True)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="grade-speed-") as tmp:
-        for name in names:
-            stock_root, students = prepare(Path(tmp) / f"stock-{name}", name, args.submissions)
-            ours_root, _ = prepare(Path(tmp) / f"ours-{name}", name, args.submissions)
-            stock = timed([sys.executable, "-m", "nbgrader", "autograde", name, "--force", "--log-level=ERROR"], stock_root)
-            grade = [sys.executable, "-c", "from course.cli import app; app()", "grade", name]
-            if args.jobs:
-                grade += ["--jobs", str(args.jobs)]
-            if args.no_sandbox:
-                grade.append("--no-sandbox")
-            ours = timed(grade, ours_root)
-            same = 0
-            for student in students:
-                a, b = read_score(stock_root, name, student), read_score(ours_root, name, student)
-                if (a.auto, a.cells) == (b.auto, b.cells):
-                    same += 1
-                else:
-                    identical = False
-                    print(f"  DIFFERENT {name}/{student}: stock {a.auto} {a.cells} vs course grade {b.auto} {b.cells}")
-            rows.append((name, len(students), stock, ours, same))
-            stock_total += stock
-            ours_total += ours
-            print(f"{name}: {len(students)} submissions: stock {stock:.1f} s, course grade {ours:.1f} s, "
-                  f"x{stock / ours:.2f}, identical scores {same}/{len(students)}", flush=True)
-    print()
-    print(f"cores: {os.cpu_count()}; submissions: {sum(r[1] for r in rows)} in {len(rows)} assignment(s)")
-    print(f"stock nbgrader autograde (sequential): {stock_total:.1f} s")
-    print(f"course grade (parallel, sandboxed):    {ours_total:.1f} s")
-    print(f"speed-up: x{stock_total / ours_total:.2f}")
-    print(f"every score identical: {'yes' if identical else 'NO'}")
-    sys.exit(0 if identical else 1)
+    ok = True
+    try:
+        for case in cases:
+            with tempfile.TemporaryDirectory() as tmp:
+                probe_course, _ = prepare(Path(tmp) / "plain", case, 0)
+                plain = {kind: plain_seconds(probe_course, case, kind) for kind in ("ref", "blank")}
+            for n in sizes:
+                row = one(meter, case, n, args.jobs, args.repeat, plain)
+                rows.append(row)
+                ok &= not row["different"] and not row["varied"]
+                print(f"{row['case']:26} {n:>3} {row['stock']:>8.1f} {row['ours']:>7.1f} {row['ratio']:>5.2f}x "
+                      f"{row['limit']:>5.2f}x {100 * row['of_limit']:>7.0f}% {row['core_s']:>9.2f} {row['start']:>7.1f} "
+                      f"{row['peak_mib']:>8.0f} {row['same']:>3}/{n:<2}", flush=True)
+                for student in row["different"]:
+                    print(f"  DIFFERENT from stock: {student}")
+                for run, student in row["varied"]:
+                    print(f"  VARIED in run {run}: {student}")
+    finally:
+        meter.close()
+    print(f"\nevery score identical to stock{' and across repeats' if args.repeat > 1 else ''}: {'yes' if ok else 'NO'}")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def grade_cmd(
         fail(f"no submissions found under {course.folder('submitted')}/<student>/{assignment}/")
     with summary.progress_bar(console, assignment, total) as advance:
         result = batch.grade(course, assignment, options, on_result=advance)
+    _write_stats(result)
     console.print(summary.table(result))
     failed = summary.grader_failures(result)
     if failed:
@@ -202,6 +203,19 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
             err_console.print(f"[red]{title}[/] ({len(who)}: {', '.join(who[:5])}): {cause}", highlight=False)
     for item in found.waiting[:20]:
         console.print(f"[yellow]{item['state']}[/] {item['attempt']}: {item['why']}", highlight=False)
+
+
+def _write_stats(result) -> None:
+    """For benchmarks: ``COURSE_GRADE_STATS=<file>`` gets the batch's timings and the grader's peak memory."""
+    import json
+    import os
+    import resource
+
+    target = os.environ.get("COURSE_GRADE_STATS")
+    if target:
+        Path(target).write_text(json.dumps({
+            "seconds": result.seconds, "startup": result.startup, "package": result.package,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "jobs": result.jobs}))
 
 
 @app.command("feedback")

@@ -111,6 +111,7 @@ def grade(course: Course, assignment: str, options: Options | None = None,
     files_dir.mkdir()
     job = make_job(course, assignment, options, files_dir, package)
     recorder = _Recorder(course, assignment, options.db_wait)
+    startup = time.monotonic() - start
     outcomes: list[StudentOutcome] = []
     try:
         if options.scheduler:
@@ -131,4 +132,5 @@ def grade(course: Course, assignment: str, options: Options | None = None,
         shutil.rmtree(scratch, ignore_errors=True)
     outcomes.sort(key=lambda o: o.student)
     max_auto = sum(spec.max_auto for spec in job.specs.values())
-    return Batch(assignment, outcomes, max_auto, time.monotonic() - start, jobs, package=digest)
+    return Batch(assignment, outcomes, max_auto, time.monotonic() - start, jobs, package=digest,
+                 startup=startup)

@@ -62,3 +62,4 @@ class Batch:
     seconds: float
     jobs: int
     package: str = ""  # digest of the frozen course package every notebook of the batch ran on
+    startup: float = 0.0  # seconds before the first notebook started (specs, probe, package copy)
