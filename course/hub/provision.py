@@ -11,7 +11,7 @@ path                                            owner:group, mode       who gets
 ``<grader home>/<course>/`` (source/, gradebook) grader, 0700 (home)    the grader account
 ``<exchange>/`` root                            root, 1777              anyone (nbgrader's check)
 ``<exchange>/<course>/``                        grader:nbgrader-*, 2750 grader, enrolled students
-``<exchange>/<course>/inbound/``                grader:formgrade-*, 2733 students write, can't list
+``<exchange>/<course>/inbound/``                grader:formgrade-*, 3733 write, no list, sticky
 a submission (``PrivateSubmit``)                student:formgrade-*,    its author, the graders
                                                 0750 / files 0640
 ``<exchange>/<course>/feedback/``               grader, 0711 (nbgrader) by secret name only
@@ -172,7 +172,8 @@ def provision_exchange(s: HubSettings, log) -> None:
     inbound = course / "inbound"
     inbound.mkdir(exist_ok=True)
     os.chown(inbound, grader, grp.getgrnam(s.formgrade_group).gr_gid)
-    os.chmod(inbound, 0o2733)
+    # students write but cannot list; sticky: nobody renames or removes another's submission
+    os.chmod(inbound, 0o3733)
     log(f"exchange {course}: enrolled students only; inbound private per submission")
 
 

@@ -3,8 +3,9 @@
 Text a student sees, in a translated notebook (its release, and what its cells print or draw):
 
 - every markdown cell, except what is code (`spans`, fenced blocks), math (``$…$``), a link
-  target, an HTML tag, or a reference list (the lines under a heading that says 参考文献:
-  a cited work keeps its own title);
+  target, an HTML tag, a quotation from the article (「…」 or “…”, verbatim: the quotation
+  test checks it) or a reference list (the lines under a heading that says 参考文献: a cited
+  work keeps its own title);
 - every comment and every *student-text* string literal of a code cell
   (:mod:`course.i18n.units`: visible positions such as ``title=`` / ``hint=`` / ``print``, and
   prose anywhere), except strings whose catalogue entry says ``keep`` (a name the code uses);
@@ -55,8 +56,14 @@ def found(text: str, *, identifiers: set[str], allowed: set[str]) -> list[str]:
     return unitmod.english_words(text, identifiers, allowed)
 
 
+_QUOTATION = re.compile(r"「[^」]*」|“[^”]*”")
+
+
 def in_markdown(source: str, *, identifiers: set[str], allowed: set[str]) -> list[str]:
-    return found(unitmod.markdown_prose(without_references(source)), identifiers=identifiers, allowed=allowed)
+    """English words of a markdown cell; quotations (「…」, “…”) are the article's own words,
+    verbatim (``tests/test_quotations.py`` checks them), so they are not read."""
+    prose = _QUOTATION.sub(" ", unitmod.markdown_prose(without_references(source)))
+    return found(prose, identifiers=identifiers, allowed=allowed)
 
 
 def in_notebook(nb: NotebookNode, *, identifiers: set[str], allowed: set[str], kept: Iterable[str] = (),

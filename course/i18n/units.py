@@ -122,7 +122,7 @@ class Unit:
 # ---- words ---------------------------------------------------------------------------------
 
 #: Code inside running text: `spans`, calls ``sqrt(``, attributes ``.mean``, dotted names.
-_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
+_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|</?[A-Za-z][^<>]*>|\b[A-Za-z_][A-Za-z0-9_]*=(?!=)|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
                            r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 

@@ -178,7 +178,7 @@ class Hub:
             "# the test's own admin token (never in a real deployment's config)\n"
             f"c.Authenticator.allowed_users.add({OUTSIDER!r})  # an account of another course\n"
             "c.JupyterHub.services.append({'name': 'hub-test', 'api_token': os.environ['BIZCASES_HUB_TEST_TOKEN']})\n"
-            "c.JupyterHub.load_roles.append({'name': 'hub-test', 'services': ['hub-test'], 'scopes': ['admin:users', 'admin:servers', 'read:groups', 'list:groups']})\n"
+            "c.JupyterHub.load_roles.append({'name': 'hub-test', 'services': ['hub-test'], 'scopes': ['admin:users', 'admin:servers', 'tokens', 'read:groups', 'list:groups']})\n"
         )
         self._log = self.log.open("w")
         self.process = subprocess.Popen(
