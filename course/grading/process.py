@@ -106,6 +106,15 @@ def _kill(proc: subprocess.Popen, sandboxed: bool) -> None:
         pass
 
 
+def _close_streams(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            if stream:
+                stream.close()
+        except OSError:
+            pass
+
+
 class _Ended(Exception):
     """The channel closed or the clock ran out."""
 
@@ -300,12 +309,7 @@ class StudentSession:
             self.proc.wait()
         self.sel.close()
         os.close(self.channel)
-        for stream in (self.proc.stdout, self.proc.stdin):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+        _close_streams(self.proc)
         if self.cgroups:
             self.cgroups.remove(self.groups)
 
@@ -422,12 +426,7 @@ class Evaluator:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-            for stream in (self.proc.stdin, self.proc.stdout):
-                try:
-                    if stream:
-                        stream.close()
-                except OSError:
-                    pass
+            _close_streams(self.proc)
         self.proc = None
 
     # ---- jobs ------------------------------------------------------------------------------
