@@ -94,24 +94,45 @@ def test_the_kit_exercises_passes_and_failures(four_ways):
     assert stock["rebinds_locked_name"].auto == 2  # its x is right; the name it rebound is its own business
 
 
-@pytest.mark.sandbox
-@pytest.mark.parametrize("name", CASES)
-def test_real_case_scores_equal_stock_nbgrader(name, tmp_path):
-    """Every case, with per-student data (variants on), reference and half-done work."""
-    course = scratch_course(tmp_path / "stock")
+@pytest.fixture(scope="module", params=CASES)
+def real_case(request, tmp_path_factory):
+    """Every case through stock nbgrader (the round trip: generate, submit, autograde) and through
+    ``course grade``, with per-student data: a reference, a half-done and a blank submission."""
+    name = request.param
+    base = tmp_path_factory.mktemp(name)
+    course = scratch_course(base / "stock")
     course.run_nbgrader("generate_assignment", name, "--force", "--log-level=ERROR")
-    students = ("alice01", "bob02")
+    students = {"alice01": submissions.reference, "bob02": submissions.partial, "carol03": submissions.blank}
     for src in notebooks(course.source(name)):
         source = ipynb.read(src)
         release = ipynb.read(course.release(name) / src.name)
-        for student, nb in ((students[0], submissions.reference(source, release)),
-                            (students[1], submissions.partial(source, release))):
-            ipynb.write(nb, course.submitted(student, name) / src.name)
-    ours = Course.load(Path(shutil.copytree(course.root, tmp_path / "ours")))
+        for student, make in students.items():
+            ipynb.write(make(source, release), course.submitted(student, name) / src.name)
+    ours = Course.load(Path(shutil.copytree(course.root, base / "ours")))
     stock_autograde(course, name, students)
-    result = batch.grade(ours, name, batch.Options(jobs=2))
+    if sandbox_problem() is None:
+        result = batch.grade(ours, name, batch.Options(jobs=2))
+    else:
+        result = None
+    return name, course, ours, result, list(students)
+
+
+def test_round_trip_through_stock_nbgrader(real_case):
+    """Stock nbgrader: the reference scores full marks, the blank 0, the half-done in between,
+    and every case has a written answer for the instructor."""
+    name, stock, _, _, (ref, half, blank) = real_case
+    scores = {s: read_score(stock, name, s) for s in (ref, half, blank)}
+    assert scores[ref].max_auto >= 5 and scores[ref].auto == pytest.approx(scores[ref].max_auto), scores[ref].cells
+    assert scores[blank].auto == 0, scores[blank].cells
+    assert 0 < scores[half].auto < scores[half].max_auto, scores[half].cells
+    assert scores[ref].manual_max >= 1
+
+
+@pytest.mark.sandbox
+def test_real_case_scores_equal_stock_nbgrader(real_case):
+    name, stock, ours, result, students = real_case
+    assert result is not None
     for student in students:
-        a, b = read_score(course, name, student), read_score(ours, name, student)
+        a, b = read_score(stock, name, student), read_score(ours, name, student)
         problems = next(o for o in result.outcomes if o.student == student).all_problems
         assert (b.auto, b.cells) == (a.auto, a.cells), problems
-    assert read_score(ours, name, students[0]).auto == read_score(ours, name, students[0]).max_auto
