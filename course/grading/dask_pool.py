@@ -57,7 +57,7 @@ from course.grading.outcomes import NotebookOutcome, StudentOutcome
 from course.grading.pipeline import Job, grade_student
 from course.grading.pool import warmup_sources
 from course.grading.process import Evaluator
-from course.grading.sandbox import Limits, Sandbox, probe
+from course.grading.sandbox import Limits, Sandbox, freeze_package, probe
 from course.grading.specs import NotebookSpec
 from course.layout import Course, Settings
 
@@ -80,6 +80,7 @@ class Bundle:
     sandbox: bool
     variants: bool
     switch: str | None  # COURSE_VARIANTS as the coordinator sees it (the worker's may differ)
+    package: str = ""  # digest of the coordinator's course package: a worker must run the same code
     digest: str = ""
 
 
@@ -92,7 +93,7 @@ def make_bundle(course: Course, assignment: str, specs: dict[str, NotebookSpec],
             copied, _ = intake.copy_tree(folder, Path(tmp), [*course.ignore, "*.ipynb"])
             release = {rel: (Path(tmp) / rel).read_bytes() for rel in copied}
     bundle = Bundle(assignment, course.config, specs, release, limits, sandbox, use_variants,
-                    os.environ.get(variants.SWITCH_ENV))
+                    os.environ.get(variants.SWITCH_ENV), _frozen()[1])
     digest = hashlib.sha256(pickle.dumps((assignment, sorted(release.items()), specs, limits, sandbox,
                                           use_variants, bundle.switch, repr(course.config)))).hexdigest()[:16]
     return Bundle(**{**bundle.__dict__, "digest": digest})
@@ -167,8 +168,23 @@ _process_lock = threading.Lock()
 _process: dict[str, Any] = {}
 
 
+def _frozen() -> tuple[Path, str]:
+    """This process's frozen copy of the course package and its digest (made once, like a batch's:
+    every notebook this process grades runs on the code it had when it started)."""
+    with _process_lock:
+        if "package" not in _process:
+            folder = Path(tempfile.mkdtemp(prefix="course-package-"))
+            atexit.register(shutil.rmtree, folder, True)
+            _process["package"] = freeze_package(folder)
+        return _process["package"]
+
+
 def _process_state(bundle: Bundle) -> tuple[Path, Cgroups | None, str | None]:
     """Per worker process: a scratch folder, the cgroups, and whether the sandbox starts here."""
+    package, digest = _frozen()
+    if bundle.package and digest != bundle.package:
+        return Path(), None, (f"this worker's course package (digest {digest}) is not the coordinator's "
+                              f"({bundle.package}): install the same version of the kit on every worker")
     with _process_lock:
         if "base" not in _process:
             _process["base"] = Path(tempfile.mkdtemp(prefix="course-worker-"))
@@ -183,7 +199,8 @@ def _process_state(bundle: Bundle) -> tuple[Path, Cgroups | None, str | None]:
             atexit.register(_cleanup)
         probes: dict = _process["probe"]
         if bundle.sandbox not in probes:
-            probes[bundle.sandbox] = probe(Sandbox(_process["base"], enabled=bundle.sandbox, limits=bundle.limits))
+            probes[bundle.sandbox] = probe(Sandbox(_process["base"], enabled=bundle.sandbox, limits=bundle.limits,
+                                                   package=package))
         return _process["base"], _process["cgroups"] if bundle.sandbox else None, probes[bundle.sandbox]
 
 
@@ -206,7 +223,7 @@ def _evaluator(bundle: Bundle, folder: Path, files: Path | None) -> Evaluator:
     _thread.evaluators = cache
     found = cache.pop(bundle.digest, None)
     if found is None:
-        sandbox = Sandbox(folder, enabled=bundle.sandbox, limits=bundle.limits)
+        sandbox = Sandbox(folder, enabled=bundle.sandbox, limits=bundle.limits, package=_frozen()[0])
         job = Job(None, bundle.assignment, bundle.specs, sandbox, bundle.limits)  # type: ignore[arg-type]
         found = Evaluator(sandbox, files, bundle.limits, warmup_sources(job))
         try:
@@ -237,7 +254,7 @@ def grade_files(bundle: Bundle, student: str, packed: Packed) -> StudentOutcome:
     if problem:
         import socket
 
-        return failed(bundle, student, f"the sandbox does not start on {socket.gethostname()}: {problem}")
+        return failed(bundle, student, f"on {socket.gethostname()}: {problem}")
     folder, files = _bundle_dir(base, bundle)
     root = Path(tempfile.mkdtemp(prefix="task-", dir=base))
     try:
@@ -251,7 +268,7 @@ def grade_files(bundle: Bundle, student: str, packed: Packed) -> StudentOutcome:
             os.symlink(empty, submitted)
         else:
             unpack(packed, submitted)
-        sandbox = Sandbox(root, enabled=bundle.sandbox, limits=bundle.limits, hidden=[root])
+        sandbox = Sandbox(root, enabled=bundle.sandbox, limits=bundle.limits, hidden=[root], package=_frozen()[0])
         job = _ShippedJob(course, bundle.assignment, bundle.specs, sandbox, bundle.limits, bundle.variants,
                           files, cgroups)
         job.switch = bundle.switch
