@@ -15,7 +15,8 @@ comment    a comment in a code cell, outside solution and hidden-test regions
 A string literal is **student text** when it stands in a *visible position* (the cell's
 docstring; an argument of ``print``/``display``/``CheckFailed``/``raise``; the value of a
 keyword in :data:`VISIBLE_KWARGS` such as ``title=``, ``x_title=``, ``name=``, ``hint=``), or
-when it reads as prose anywhere else (two Latin words in a row, :data:`PROSE`) — except as the
+when it reads as prose or as a label anywhere else (two Latin words in a row, :data:`PROSE`; a
+capitalised word such as ``"Contestants"``, :data:`LABEL`) — except as the
 value of an option keyword (:data:`CODE_KWARGS`: ``mode="lines+markers"``), a subscript
 (``df["units"]``) or inside solution regions (the student never sees a solution). Student text
 is a unit when it holds an *English word* (:func:`english_words`): a word of two or more Latin
@@ -63,10 +64,14 @@ CODE_KWARGS = frozenset({
     "marker_symbol", "symbol", "histnorm", "boxmean", "tickformat", "hoverinfo", "type",
     "ticksuffix", "tickprefix", "anchor", "overlaying", "rangemode", "dtype", "format",
     "line_dash", "line_color", "fillcolor", "marker_color", "layer", "xref", "yref", "sort",
-    "validate", "indicator", "suffixes", "orient", "freq", "closed", "inclusive", "unit",
+    "validate", "indicator", "suffixes", "orient", "freq", "closed", "inclusive", "unit", "textinfo",
+    "boxpoints", "points", "marker_line_color", "hoverlabel_align", "barnorm", "groupnorm",
 })
 #: Prose: two Latin words in a row.
 PROSE = re.compile(r"[A-Za-z]{2,}[,.;:!?']?\s+[A-Za-z]{2,}")
+#: A label: a capitalised word, not CamelCase, alone or joined by `` + ``, ``-``, ``&``, ``/``
+#: (``"Contestants"``, ``"Car + follow-up"``, ``"East"``); it reads as text wherever it stands.
+LABEL = re.compile(r"[A-Z][a-z]+(?:\s*[-+&/ ]\s*[A-Za-z][a-z]*)*")
 #: A word: a run of Latin letters, digits and ``_`` (inner hyphens or apostrophes allowed:
 #: Wal-Mart, Pan's) with at least two letters (``K01``, ``n2`` and ``x`` are not words).
 WORD = re.compile(r"[A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*(?:[-'’][A-Za-z0-9_]+)*")
@@ -122,7 +127,8 @@ class Unit:
 # ---- words ---------------------------------------------------------------------------------
 
 #: Code inside running text: `spans`, calls ``sqrt(``, attributes ``.mean``, dotted names.
-_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|</?[A-Za-z][^<>]*>|\b[A-Za-z_][A-Za-z0-9_]*=(?!=)|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
+_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|</?[A-Za-z][^<>]*>|\b[A-Za-z_][A-Za-z0-9_]*=(?!=)|"
+                           r"\b[A-Za-z_][A-Za-z0-9_]*\[[^\]\n]*\]|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
                            r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -158,6 +164,8 @@ def english_words(text: str, identifiers: set[str], allowed: set[str]) -> list[s
     >>> english_words("按门店 store 汇总 `units`, 见 Eppen's 公式, SEED 与 demand", {"demand", "SEED"}, {"Eppen"})
     ['store']
     """
+    for phrase in (a for a in allowed if " " in a):  # an allowed phrase ("Marketing Science") as a whole
+        text = text.replace(phrase, " ")
     found = []
     for word in words(text):
         forms = _name_forms(word)
@@ -372,7 +380,9 @@ def _scan(source: str, markers: cellmod.Markers, *, cell: str, idents: set[str] 
             continue
         unit = Unit("string", cell, text, (pieces[0].start, pieces[-1].end), tuple(pieces),
                     visible=context == "visible")
-        student_text = context == "visible" or (context != "code" and bool(PROSE.search(_PLACEHOLDER.sub(" ", text))))
+        plain = _PLACEHOLDER.sub(" ", text)
+        student_text = context == "visible" or (context != "code" and (bool(PROSE.search(plain)) or
+                                                                     bool(LABEL.fullmatch(plain.strip()))))
         if idents is None:
             if not student_text:
                 code_literals.append(unit)
