@@ -162,7 +162,9 @@ def run_dask(base: Path, assignment: str, n: int, workers: int) -> dict:
         start = time.monotonic()
         result = batch.grade(course, assignment, batch.Options(scheduler=cluster.scheduler_address))
         seconds = time.monotonic() - start
-    assert not warm.outcomes or all(not o.failed for o in warm.outcomes)
+    broken = [p for o in [*warm.outcomes, *result.outcomes] if o.failed for p in o.all_problems]
+    if broken:
+        raise SystemExit(f"grading on the LocalCluster failed: {broken[:3]}")
     return {"workers": workers, "submissions": len(result.outcomes), "seconds": round(seconds, 1),
             "per_minute": round(60 * len(result.outcomes) / seconds, 1),
             "scores": {o.student: o.auto_score for o in result.outcomes}}

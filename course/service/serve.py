@@ -40,7 +40,7 @@ from pathlib import Path
 from course.errors import CourseError, GradebookUnavailable
 from course.grading import recording, specs
 from course.grading.dask_pool import Bundle, make_bundle, pack
-from course.grading.sandbox import Limits
+from course.grading.sandbox import Limits, package_digest
 from course.layout import Course, Settings
 from course.service import engine as enginemod
 from course.service import inbox as inboxmod
@@ -168,8 +168,8 @@ class Service:
 
     def bundle(self, assignment: str) -> Bundle:
         cached = self._bundles.get(assignment)
-        if cached and time.monotonic() - cached[0] < BUNDLE_TTL:
-            return cached[1]
+        if cached and time.monotonic() - cached[0] < BUNDLE_TTL and cached[1].package == package_digest():
+            return cached[1]  # (an upgraded kit is shipped from the next attempt on)
         found = specs.ensure(self.course, assignment)
         made = make_bundle(self.course, assignment, found, self.options.limits, self.options.sandbox, self.options.variants)
         self._bundles[assignment] = (time.monotonic(), made)
