@@ -57,7 +57,7 @@ from course.grading.outcomes import NotebookOutcome, StudentOutcome
 from course.grading.pipeline import Job, grade_student
 from course.grading.pool import warmup_sources
 from course.grading.process import Evaluator
-from course.grading.sandbox import Limits, Sandbox, probe
+from course.grading.sandbox import Limits, Sandbox, freeze_package, package_digest, probe
 from course.grading.specs import NotebookSpec
 from course.layout import Course, Settings
 
@@ -80,6 +80,7 @@ class Bundle:
     sandbox: bool
     variants: bool
     switch: str | None  # COURSE_VARIANTS as the coordinator sees it (the worker's may differ)
+    package: str = ""  # digest of the coordinator's course package: a worker must run the same code
     digest: str = ""
 
 
@@ -92,9 +93,9 @@ def make_bundle(course: Course, assignment: str, specs: dict[str, NotebookSpec],
             copied, _ = intake.copy_tree(folder, Path(tmp), [*course.ignore, "*.ipynb"])
             release = {rel: (Path(tmp) / rel).read_bytes() for rel in copied}
     bundle = Bundle(assignment, course.config, specs, release, limits, sandbox, use_variants,
-                    os.environ.get(variants.SWITCH_ENV))
-    digest = hashlib.sha256(pickle.dumps((assignment, sorted(release.items()), specs, limits, sandbox,
-                                          use_variants, bundle.switch, repr(course.config)))).hexdigest()[:16]
+                    os.environ.get(variants.SWITCH_ENV), package_digest())
+    digest = hashlib.sha256(pickle.dumps((assignment, sorted(release.items()), specs, limits, sandbox, use_variants,
+                                          bundle.switch, bundle.package, repr(course.config)))).hexdigest()[:16]
     return Bundle(**{**bundle.__dict__, "digest": digest})
 
 
@@ -167,8 +168,27 @@ _process_lock = threading.Lock()
 _process: dict[str, Any] = {}
 
 
-def _process_state(bundle: Bundle) -> tuple[Path, Cgroups | None, str | None]:
-    """Per worker process: a scratch folder, the cgroups, and whether the sandbox starts here."""
+def _frozen() -> tuple[Path, str]:
+    """A frozen copy of the course package as installed now, and its digest (as a batch makes one:
+    a notebook and its tests never run on two versions of the code). Made again when the
+    installed package has changed; earlier copies stay for the evaluators that still use them."""
+    live = package_digest()
+    with _process_lock:
+        found = _process.get("package")
+        if found is None or found[1] != live:
+            folder = Path(tempfile.mkdtemp(prefix="course-package-"))
+            atexit.register(shutil.rmtree, folder, True)
+            found = _process["package"] = freeze_package(folder)
+        return found
+
+
+def _process_state(bundle: Bundle) -> tuple[Path, Cgroups | None, str | None, Path]:
+    """Per worker process: a scratch folder, the cgroups, whether the sandbox starts here, and the
+    frozen course package this task runs on."""
+    package, digest = _frozen()
+    if bundle.package and digest != bundle.package:
+        return Path(), None, (f"this worker's course package (digest {digest}) is not the coordinator's "
+                              f"({bundle.package}): install the same version of the kit on every worker"), package
     with _process_lock:
         if "base" not in _process:
             _process["base"] = Path(tempfile.mkdtemp(prefix="course-worker-"))
@@ -183,8 +203,9 @@ def _process_state(bundle: Bundle) -> tuple[Path, Cgroups | None, str | None]:
             atexit.register(_cleanup)
         probes: dict = _process["probe"]
         if bundle.sandbox not in probes:
-            probes[bundle.sandbox] = probe(Sandbox(_process["base"], enabled=bundle.sandbox, limits=bundle.limits))
-        return _process["base"], _process["cgroups"] if bundle.sandbox else None, probes[bundle.sandbox]
+            probes[bundle.sandbox] = probe(Sandbox(_process["base"], enabled=bundle.sandbox, limits=bundle.limits,
+                                                   package=package))
+        return _process["base"], _process["cgroups"] if bundle.sandbox else None, probes[bundle.sandbox], package
 
 
 def _bundle_dir(base: Path, bundle: Bundle) -> tuple[Path, Path | None]:
@@ -200,13 +221,13 @@ def _bundle_dir(base: Path, bundle: Bundle) -> tuple[Path, Path | None]:
     return folder, (files if bundle.release else None)
 
 
-def _evaluator(bundle: Bundle, folder: Path, files: Path | None) -> Evaluator:
+def _evaluator(bundle: Bundle, folder: Path, files: Path | None, package: Path) -> Evaluator:
     """This thread's warm evaluator for the assignment (``--die-with-parent``: one per thread)."""
     cache: dict[str, Evaluator] = getattr(_thread, "evaluators", None) or {}
     _thread.evaluators = cache
     found = cache.pop(bundle.digest, None)
     if found is None:
-        sandbox = Sandbox(folder, enabled=bundle.sandbox, limits=bundle.limits)
+        sandbox = Sandbox(folder, enabled=bundle.sandbox, limits=bundle.limits, package=package)
         job = Job(None, bundle.assignment, bundle.specs, sandbox, bundle.limits)  # type: ignore[arg-type]
         found = Evaluator(sandbox, files, bundle.limits, warmup_sources(job))
         try:
@@ -233,11 +254,11 @@ def failed(bundle: Bundle, student: str, cause: str) -> StudentOutcome:
 
 def grade_files(bundle: Bundle, student: str, packed: Packed) -> StudentOutcome:
     """Grade one packed submission with the pipeline of ``course grade`` (never raises)."""
-    base, cgroups, problem = _process_state(bundle)
+    base, cgroups, problem, package = _process_state(bundle)
     if problem:
         import socket
 
-        return failed(bundle, student, f"the sandbox does not start on {socket.gethostname()}: {problem}")
+        return failed(bundle, student, f"on {socket.gethostname()}: {problem}")
     folder, files = _bundle_dir(base, bundle)
     root = Path(tempfile.mkdtemp(prefix="task-", dir=base))
     try:
@@ -251,11 +272,11 @@ def grade_files(bundle: Bundle, student: str, packed: Packed) -> StudentOutcome:
             os.symlink(empty, submitted)
         else:
             unpack(packed, submitted)
-        sandbox = Sandbox(root, enabled=bundle.sandbox, limits=bundle.limits, hidden=[root])
+        sandbox = Sandbox(root, enabled=bundle.sandbox, limits=bundle.limits, hidden=[root], package=package)
         job = _ShippedJob(course, bundle.assignment, bundle.specs, sandbox, bundle.limits, bundle.variants,
                           files, cgroups)
         job.switch = bundle.switch
-        return grade_student(job, student, _evaluator(bundle, folder, files))
+        return grade_student(job, student, _evaluator(bundle, folder, files, package))
     except Exception as exc:  # a worker-side failure (disk full, ...): the coordinator says so
         return failed(bundle, student, f"{type(exc).__name__}: {str(exc)[:400]}")
     finally:

@@ -108,7 +108,6 @@ def freeze_package(dest: Path) -> tuple[Path, str]:
     installed package while the batch runs (an editable install in a checkout being worked on)
     cannot give one student's answers and their expected values from two versions of the code."""
     import compileall
-    import hashlib
 
     live = course_package_dir()
     try:
@@ -118,11 +117,19 @@ def freeze_package(dest: Path) -> tuple[Path, str]:
     copy = dest / "course"
     shutil.copytree(live, copy, symlinks=False)
     compileall.compile_dir(str(copy), quiet=2)
+    return copy, package_digest(copy)
+
+
+def package_digest(folder: Path | None = None) -> str:
+    """The digest :func:`freeze_package` gives a copy of ``folder`` (default: the live package)."""
+    import hashlib
+
+    folder = folder or course_package_dir()
     digest = hashlib.sha256()
-    for path in sorted(copy.rglob("*")):
+    for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(copy).as_posix().encode() + b"\0" + path.read_bytes())
-    return copy, digest.hexdigest()[:12]
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _site_dirs() -> list[str]:

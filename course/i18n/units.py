@@ -15,7 +15,8 @@ comment    a comment in a code cell, outside solution and hidden-test regions
 A string literal is **student text** when it stands in a *visible position* (the cell's
 docstring; an argument of ``print``/``display``/``CheckFailed``/``raise``; the value of a
 keyword in :data:`VISIBLE_KWARGS` such as ``title=``, ``x_title=``, ``name=``, ``hint=``), or
-when it reads as prose anywhere else (two Latin words in a row, :data:`PROSE`) — except as the
+when it reads as prose or as a label anywhere else (two Latin words in a row, :data:`PROSE`; a
+capitalised word such as ``"Contestants"``, :data:`LABEL`) — except as the
 value of an option keyword (:data:`CODE_KWARGS`: ``mode="lines+markers"``), a subscript
 (``df["units"]``) or inside solution regions (the student never sees a solution). Student text
 is a unit when it holds an *English word* (:func:`english_words`): a word of two or more Latin
@@ -63,10 +64,14 @@ CODE_KWARGS = frozenset({
     "marker_symbol", "symbol", "histnorm", "boxmean", "tickformat", "hoverinfo", "type",
     "ticksuffix", "tickprefix", "anchor", "overlaying", "rangemode", "dtype", "format",
     "line_dash", "line_color", "fillcolor", "marker_color", "layer", "xref", "yref", "sort",
-    "validate", "indicator", "suffixes", "orient", "freq", "closed", "inclusive", "unit",
+    "validate", "indicator", "suffixes", "orient", "freq", "closed", "inclusive", "unit", "textinfo",
+    "boxpoints", "points", "marker_line_color", "hoverlabel_align", "barnorm", "groupnorm",
 })
 #: Prose: two Latin words in a row.
 PROSE = re.compile(r"[A-Za-z]{2,}[,.;:!?']?\s+[A-Za-z]{2,}")
+#: A label: a capitalised word, not CamelCase, alone or joined by `` + ``, ``-``, ``&``, ``/``
+#: (``"Contestants"``, ``"Car + follow-up"``, ``"East"``); it reads as text wherever it stands.
+LABEL = re.compile(r"[A-Z][a-z]+(?:\s*[-+&/ ]\s*[A-Za-z][a-z]*)*")
 #: A word: a run of Latin letters, digits and ``_`` (inner hyphens or apostrophes allowed:
 #: Wal-Mart, Pan's) with at least two letters (``K01``, ``n2`` and ``x`` are not words).
 WORD = re.compile(r"[A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*(?:[-'’][A-Za-z0-9_]+)*")
@@ -122,7 +127,8 @@ class Unit:
 # ---- words ---------------------------------------------------------------------------------
 
 #: Code inside running text: `spans`, calls ``sqrt(``, attributes ``.mean``, dotted names.
-_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|</?[A-Za-z][^<>]*>|\b[A-Za-z_][A-Za-z0-9_]*=(?!=)|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
+_CODE_IN_TEXT = re.compile(r"`[^`\n]*`|</?[A-Za-z][^<>]*>|\b[A-Za-z_][A-Za-z0-9_]*=(?!=)|"
+                           r"\b[A-Za-z_][A-Za-z0-9_]*\[[^\]\n]*\]|'[A-Za-z_][A-Za-z0-9_]*'|\"[A-Za-z_][A-Za-z0-9_]*\"|\b[A-Za-z_][A-Za-z0-9_]*(?=\()|\.[A-Za-z_][A-Za-z0-9_]*|"
                            r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -147,17 +153,19 @@ def _name_forms(word: str) -> set[str]:
 
 def code_like(word: str, identifiers: set[str]) -> bool:
     """A word that reads as code: with ``_`` or a digit, or one of :func:`identifiers` (a name
-    the code assigns, or one written with a capital). A lowercase attribute or column name
-    (``units``, ``mean``) is English in running text: there it goes in `backticks`."""
+    of the code written with a capital). A lowercase name of the code (``demand``, ``units``)
+    is English in running text: there it goes in `backticks`."""
     return "_" in word or any(ch.isdigit() for ch in word) or word in identifiers
 
 
 def english_words(text: str, identifiers: set[str], allowed: set[str]) -> list[str]:
     """Words of ``text`` that are neither code nor allowed (``Pan's`` counts as ``Pan``).
 
-    >>> english_words("按门店 store 汇总 `units`, 见 Eppen's 公式, SEED 与 demand", {"demand", "SEED"}, {"Eppen"})
-    ['store']
+    >>> english_words("按门店 store 汇总 `units`, 见 Eppen's 公式, SEED 与 demand", {"SEED"}, {"Eppen"})
+    ['store', 'demand']
     """
+    for phrase in (a for a in allowed if " " in a):  # an allowed phrase ("Marketing Science") as a whole
+        text = text.replace(phrase, " ")
     found = []
     for word in words(text):
         forms = _name_forms(word)
@@ -277,10 +285,11 @@ def _group_text(pieces: list[Piece]) -> str:
 
 
 def identifiers(sources: Iterable[str]) -> set[str]:
-    """Names running text may show bare (not in backticks): names the code assigns or defines
-    (variables such as ``demand``, functions, imported modules, parameters) and names written
-    with a capital (``SEED``, ``DataFrame``, a code literal such as ``"OTC"``). A lowercase
-    attribute or column name (``mean``, ``units``) is not one: in text it reads as English."""
+    """Names running text may show bare (not in backticks): the names of the notebook's code
+    written with a capital (``SEED``, ``DataFrame``, ``OverTime``, a code literal such as
+    ``"OTC"``). A lowercase name (``demand``, ``units``, ``mean``) reads as English in running
+    text, so there it goes in backticks; names with ``_`` or digits are code anywhere
+    (:func:`code_like`)."""
     found: set[str] = set()
     for source in sources:
         try:
@@ -290,21 +299,6 @@ def identifiers(sources: Iterable[str]) -> set[str]:
         found |= {t.string for t in tokens if t.type == tokenize.NAME and not t.string.islower()}
         for unit in _scan(source, cellmod.DEFAULT_MARKERS, cell="", idents=None, allowed=None):
             found |= {w for w in WORD.findall(unit.en) if not w.islower()}
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for statement in tree.body:  # module level only: a function's locals are not the notebook's names
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                found.add(statement.name)
-                continue
-            for node in ast.walk(statement):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                    break
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    found.add(node.id)
-                elif isinstance(node, ast.alias):
-                    found.add((node.asname or node.name).split(".")[0])
     return found
 
 
@@ -372,7 +366,9 @@ def _scan(source: str, markers: cellmod.Markers, *, cell: str, idents: set[str] 
             continue
         unit = Unit("string", cell, text, (pieces[0].start, pieces[-1].end), tuple(pieces),
                     visible=context == "visible")
-        student_text = context == "visible" or (context != "code" and bool(PROSE.search(_PLACEHOLDER.sub(" ", text))))
+        plain = _PLACEHOLDER.sub(" ", text)
+        student_text = context == "visible" or (context != "code" and (bool(PROSE.search(plain)) or
+                                                                     bool(LABEL.fullmatch(plain.strip()))))
         if idents is None:
             if not student_text:
                 code_literals.append(unit)

@@ -40,8 +40,8 @@ from pathlib import Path
 from course.errors import CourseError, GradebookUnavailable
 from course.grading import recording, specs
 from course.grading.dask_pool import Bundle, make_bundle, pack
-from course.grading.sandbox import Limits
-from course.layout import Course
+from course.grading.sandbox import Limits, package_digest
+from course.layout import Course, Settings
 from course.service import engine as enginemod
 from course.service import inbox as inboxmod
 from course.service import pages, store
@@ -51,6 +51,7 @@ from course.service.policy import Policies
 STORE_DIR = ".course-service"
 BUNDLE_TTL = 60.0  # seconds before the assignment's trusted cells are read again from the gradebook
 DUE_TTL = 10.0
+POLICY_TTL = 10.0
 log = logging.getLogger("course.serve")
 
 
@@ -91,6 +92,7 @@ class Service:
         self.ledger = Ledger(ledger_path(course))
         self.inbox = inboxmod.Inbox(course, self.home / "attempts")
         self.policies = Policies.of(course)
+        self._policy_read = time.monotonic()
         self.engine = enginemod.make(self.options.jobs or os.cpu_count() or 1, self.options.scheduler)
         self._bundles: dict[str, tuple[float, Bundle]] = {}
         self._dues: dict[str, tuple[float, datetime | None]] = {}
@@ -132,6 +134,7 @@ class Service:
 
     def step(self) -> None:
         now = time.time()
+        self.reload_policy()
         self.take(now)
         self.promote(now)
         self.dispatch(now)
@@ -151,10 +154,22 @@ class Service:
 
     # ---- what the service knows about an assignment ------------------------------------------
 
+    def reload_policy(self) -> None:
+        """The instructor may edit ``[tool.course.service]`` while the service runs."""
+        if time.monotonic() - self._policy_read < POLICY_TTL:
+            return
+        self._policy_read = time.monotonic()
+        try:
+            self.policies = Policies.parse(Settings.read(self.course.root).raw.get("service", {}))
+        except CourseError as exc:  # keep the policy in force; say why the new one is not
+            self.problems["policy"] = f"{exc} (the previous policy stays in force)"
+            return
+        self.problems.pop("policy", None)
+
     def bundle(self, assignment: str) -> Bundle:
         cached = self._bundles.get(assignment)
-        if cached and time.monotonic() - cached[0] < BUNDLE_TTL:
-            return cached[1]
+        if cached and time.monotonic() - cached[0] < BUNDLE_TTL and cached[1].package == package_digest():
+            return cached[1]  # (an upgraded kit is shipped from the next attempt on)
         found = specs.ensure(self.course, assignment)
         made = make_bundle(self.course, assignment, found, self.options.limits, self.options.sandbox, self.options.variants)
         self._bundles[assignment] = (time.monotonic(), made)
