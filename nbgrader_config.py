@@ -33,6 +33,8 @@ c.OverwriteCells.add_missing_cells = True
 # Collect copies regular files only and never follows a link a student left in the exchange
 # (course/exchange.py).
 c.ExchangeFactory.collect = "course.exchange.SafeCollect"
+# Release refuses an assignment whose release folder lost a notebook.
+c.ExchangeFactory.release_assignment = "course.exchange.CheckedRelease"
 
 # Generous per-cell limit for stock autograde; `course grade` sets its own limits.
 c.Execute.timeout = 120

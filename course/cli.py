@@ -122,7 +122,15 @@ def grade_cmd(
                             scheduler=configured_scheduler(course, scheduler))
     if no_sandbox:
         err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
-    total = len([s for s in course.students(assignment) if not student or s in student])
+    found = course.students(assignment)
+    unknown = [s for s in student or [] if s not in found]
+    if unknown:
+        message = (f"no submission of {assignment} for {', '.join(repr(s) for s in unknown)} under "
+                   f"{course.folder('submitted')}/<student>/{assignment}/")
+        if len(unknown) == len(student or []):
+            fail(message)
+        err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+    total = len([s for s in found if not student or s in student])
     if not total:
         fail(f"no submissions found under {course.folder('submitted')}/<student>/{assignment}/")
     with summary.progress_bar(console, assignment, total) as advance:

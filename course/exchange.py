@@ -7,9 +7,14 @@ named pipes or devices opened, size-capped. A student can write anything into th
 of the exchange's inbound directory, including a link to the gradebook or to another student's
 submission; stock ``collect`` follows such links as the instructor (nbgrader copies with
 ``shutil.copytree``) and a named pipe there hangs it. A submission folder that is itself a link
-is refused. ``nbgrader_config.py`` selects it::
+is refused.
+
+:class:`CheckedRelease` is nbgrader's ``release_assignment`` that refuses to release an
+assignment whose release folder lacks a notebook the gradebook knows (stock nbgrader would
+release the rest and say "Released"). ``nbgrader_config.py`` selects both::
 
     c.ExchangeFactory.collect = "course.exchange.SafeCollect"
+    c.ExchangeFactory.release_assignment = "course.exchange.CheckedRelease"
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 from pathlib import Path
 
 from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 
 
 class SafeCollect(ExchangeCollect):
@@ -33,3 +39,19 @@ class SafeCollect(ExchangeCollect):
         for problem in problems:
             self.log.warning("%s: %s", src, problem)
         self.log.info("Collected %d file(s) from %s", len(copied), src)
+
+
+class CheckedRelease(ExchangeReleaseAssignment):
+    def init_src(self):
+        super().init_src()
+        from nbgrader.api import Gradebook, MissingEntry
+
+        try:
+            with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+                names = [nb.name for nb in gb.find_assignment(self.coursedir.assignment_id).notebooks]
+        except MissingEntry:
+            return  # not in the gradebook yet: nothing to compare with (nbgrader's own checks apply)
+        missing = [name for name in names if not os.path.isfile(os.path.join(self.src_path, f"{name}.ipynb"))]
+        if missing:
+            self.fail(f"Refusing to release {self.coursedir.assignment_id}: {self.src_path} lacks "
+                      f"{', '.join(n + '.ipynb' for n in missing)} (run `course build {self.coursedir.assignment_id}`).")

@@ -237,3 +237,36 @@ def test_collect_never_follows_a_link_left_in_the_exchange(tmp_path, monkeypatch
     assert sorted(p.name for p in got.iterdir()) == sorted([f"{A}.ipynb", "timestamp.txt"])
     eve = course.submitted("eve", A)
     assert not any(p.suffix == ".ipynb" and cells.has_hidden(p.read_text()) for p in eve.glob("*")) if eve.exists() else True
+
+
+def test_release_refuses_an_assignment_that_lost_its_notebook(tmp_path):
+    """A release folder without the notebook the gradebook knows is not released half-empty."""
+    course = kit.make_course(tmp_path / "c")
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    args = [f"--Exchange.root={exchange}", "--CourseDirectory.course_id=bizcases"]
+    (course.release(A) / f"{A}.ipynb").unlink()
+    with pytest.raises(Exception, match=f"lacks {A}.ipynb"):
+        course.run_nbgrader("release_assignment", A, "--force", *args)
+    assert not list(exchange.rglob("*.ipynb"))
+    kit.make_course(tmp_path / "d").run_nbgrader("release_assignment", A, "--force",
+                                                  f"--Exchange.root={exchange}", "--CourseDirectory.course_id=bizcases")
+    assert list(exchange.rglob(f"{A}.ipynb"))  # a complete release goes through
+
+
+def test_the_submission_secret_reaches_autograde_and_feedback(tmp_path, monkeypatch):
+    """nbgrader's release_feedback names each page with the submission's secret."""
+    monkeypatch.setenv("COURSE_VARIANTS", "off")
+    course = kit.make_course(tmp_path / "c")
+    kit.submit(course, "ref", kit.reference(course))
+    secret = "ab" * 64
+    (kit.folder(course, "ref") / "submission_secret.txt").write_text(secret)
+    kit.submit(course, "forged", kit.reference(course))
+    (kit.folder(course, "forged") / "submission_secret.txt").write_text("../../etc/passwd")
+    result = batch.grade(course, A, batch.Options(jobs=2))
+    feedback.generate(course, A, jobs=1)
+    assert (course.autograded("ref", A) / "submission_secret.txt").read_text() == secret
+    assert (course.feedback("ref", A) / "submission_secret.txt").read_text() == secret
+    assert not (course.autograded("forged", A) / "submission_secret.txt").exists()
+    forged = next(o for o in result.outcomes if o.student == "forged")
+    assert any("submission_secret.txt is unreadable" in p for p in forged.all_problems)

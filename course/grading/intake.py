@@ -12,8 +12,9 @@ never reads one without bounds. The rule:
    so a symbolic link is refused, a named pipe or device never blocks, and a file larger than
    its cap is refused unread. That covers the copy of the submission into the student's
    working folder (:func:`prepare`: regular files only, at most :data:`MAX_FILES` files and
-   :data:`MAX_BYTES` bytes) and nbgrader's ``timestamp.txt`` (:func:`read_timestamp`: at most
-   :data:`MAX_TIMESTAMP` bytes, a strict pattern before nbgrader's own parser sees it).
+   :data:`MAX_BYTES` bytes), nbgrader's ``timestamp.txt`` (:func:`read_timestamp`: at most
+   :data:`MAX_TIMESTAMP` bytes, a strict pattern before nbgrader's own parser sees it) and
+   ``submission_secret.txt`` (:func:`read_secret`: at most :data:`MAX_SECRET` bytes of hex).
 3. **Folders are walked without following links**; a submission folder that is itself a link
    (or lies under one) is not graded (:func:`is_linked`).
 
@@ -140,6 +141,25 @@ def read_timestamp(folder: Path) -> tuple[datetime | None, str | None]:
         return parse_utc(text), None
     except (ValueError, OverflowError):
         return None, "timestamp.txt is unreadable (not a timestamp; ignored)"
+
+
+MAX_SECRET = 256
+SECRET = re.compile(r"[0-9a-f]{16,256}")
+
+
+def read_secret(folder: Path) -> tuple[str | None, str | None]:
+    """nbgrader's ``submission_secret.txt`` (it names the student's feedback page), and a problem
+    if it is there but not what nbgrader writes (a hex token)."""
+    path = folder / "submission_secret.txt"
+    if not os.path.lexists(path):
+        return None, None
+    try:
+        text = read_regular(path, MAX_SECRET).decode("ascii").strip()
+    except (NotRegular, TooLarge, UnicodeDecodeError, OSError) as exc:
+        return None, f"submission_secret.txt is unreadable ({exc}; ignored)"
+    if not SECRET.fullmatch(text):
+        return None, "submission_secret.txt is unreadable (not nbgrader's token; ignored)"
+    return text, None
 
 
 def is_linked(folder: Path, base: Path) -> bool:

@@ -40,6 +40,7 @@ class StudentOutcome:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timestamp: datetime | None = None
+    secret: str | None = None  # nbgrader's submission secret (names the feedback page)
 
     @property
     def auto_score(self) -> float:

@@ -292,6 +292,9 @@ def grade_student(job: Job, student: str, evaluator: Evaluator) -> StudentOutcom
     outcome.timestamp, problem = intake.read_timestamp(folder)
     if problem:
         outcome.problems.append(problem)
+    outcome.secret, problem = intake.read_secret(folder)
+    if problem:
+        outcome.problems.append(problem)
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         workdir = scratch / "work"

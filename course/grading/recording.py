@@ -66,3 +66,5 @@ def write_autograded(course: Course, assignment: str, outcome: StudentOutcome) -
             ipynb.write(nb.autograded, dest / f"{nb.name}.ipynb", validate=False)  # built by the grader
     if outcome.timestamp is not None:  # written from the parsed time, never copied from the submission
         (dest / "timestamp.txt").write_text(f"{outcome.timestamp:%Y-%m-%d %H:%M:%S.%f} UTC\n")
+    if outcome.secret is not None:  # nbgrader's release_feedback names the page with it
+        (dest / "submission_secret.txt").write_text(outcome.secret)

@@ -238,9 +238,10 @@ def _student_pages(root: Path, assignment: str, student: str, specs: dict[str, s
                 result.problems.append(f"{student}/{name}: feedback not written: {exc}")
             except Exception as exc:  # a broken autograded notebook, a template error
                 result.problems.append(f"{student}/{name}: feedback not written: {type(exc).__name__}: {str(exc)[:300]}")
-        stamp = source / "timestamp.txt"
-        if stamp.is_file() and not stamp.is_symlink():  # written by `course grade` itself
-            shutil.copyfile(stamp, staging / "timestamp.txt")
+        for name in ("timestamp.txt", "submission_secret.txt"):  # both written by `course grade` itself
+            made = source / name
+            if made.is_file() and not made.is_symlink():
+                shutil.copyfile(made, staging / name)
         if result.problems or not any(staging.glob("*.html")):
             return result  # the previous feedback (if any) stays as it was
         old = None
