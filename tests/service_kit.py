@@ -117,6 +117,8 @@ def attempts(course: Course) -> list:
     from course.service.ledger import Ledger
     from course.service.serve import ledger_path
 
+    if not ledger_path(course).is_file():
+        return []  # the service has not started yet
     ledger = Ledger(ledger_path(course), readonly=True)
     try:
         return ledger.all()
