@@ -1,6 +1,11 @@
 """What the tests share (import this module; ``conftest.py`` only holds fixtures and hooks).
 
-- ``ROOT`` / ``COURSE``: this checkout, as a course; ``ASSIGNMENTS`` and ``CASES``.
+- ``ROOT`` / ``COURSE``: this checkout, as a course; ``ASSIGNMENTS`` (every assignment, the
+  generated translations included), ``CASES`` (the English cases) and ``TRANSLATED`` (the
+  assignments ``course build`` generates from a case and its catalogue, ``course.i18n``). The
+  tests of a notebook as released (clean, sync, leaks, ``course check``, quotations) run on
+  ``ASSIGNMENTS``; tests of the data and the grading run on ``CASES`` (a translation has the
+  same code and data; ``tests/test_translation.py`` proves it and grades one of them).
 - ``needs_sandbox``: a marker for tests that need bubblewrap. Without a usable bwrap they are
   skipped *with the reason*, except where ``COURSE_REQUIRE_SANDBOX=1`` (set by ``.ci/run``):
   then they fail, so CI can never pass without having graded anything in a sandbox.
@@ -15,12 +20,14 @@ from pathlib import Path
 import pytest
 
 from course.grading.sandbox import bwrap_problem
+from course.i18n.release import is_generated
 from course.layout import Course
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = Course.load(ROOT)
 ASSIGNMENTS = COURSE.assignments()
-CASES = [a for a in ASSIGNMENTS if a.startswith("case")]
+TRANSLATED = [a for a in ASSIGNMENTS if is_generated(a)]
+CASES = [a for a in ASSIGNMENTS if a.startswith("case") and a not in TRANSLATED]
 REQUIRE_SANDBOX_ENV = "COURSE_REQUIRE_SANDBOX"
 
 

@@ -77,11 +77,12 @@ def exported(graded, tmp_path_factory):
 def test_grades_csv_has_a_column_per_question_and_totals(exported):
     grades, questions, _ = exported
     header = grades[0]
-    assert header[:4] == ["student_id", "last_name", "first_name", "email"]
-    assert header[4:] == [f"{A}/x_value", f"{A}/s_value", f"{A}/memo", f"{A}/total", "total"]
+    assert header[:5] == ["student_id", "last_name", "first_name", "email", "language"]
+    assert header[5:] == [f"{A}/x_value", f"{A}/s_value", f"{A}/memo", f"{A}/total", "total"]
     rows = {r[0]: dict(zip(header, r, strict=True)) for r in grades[1:]}
     assert (rows["ref"][f"{A}/x_value"], rows["ref"][f"{A}/s_value"], rows["ref"][f"{A}/memo"]) == ("2", "3", "")
     assert rows["ref"]["total"] == "5" and rows["half"]["total"] == "2" and rows["blank"]["total"] == "0"
+    assert rows["ref"]["language"] == "en"  # the kit assignment is English (course.i18n)
     assert [q[2:] for q in questions[1:]] == [["x_value", "auto", "2"], ["s_value", "auto", "3"], ["memo", "manual", "1"]]
 
 

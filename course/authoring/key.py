@@ -20,7 +20,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from course import cells, ipynb, variants
+from course import cells, i18n, ipynb, variants
 from course.errors import CourseError
 from course.layout import Course, notebooks
 from course.sandboxed import values
@@ -126,7 +126,8 @@ def compute_key(course: Course, assignment: str, student: str | None, *, timeout
     found, skipped = values.decode_names(snapshot, set(names))
     if skipped:
         raise CourseError(f"answers that are not plain data in the solution of {assignment}: {skipped}")
-    return Key(assignment, student, variants.seed_for(assignment, student), {n: found[n] for n in names if n in found}, nb)
+    seed = variants.seed_for(i18n.base_of(assignment), student)  # a translation uses its English case's data
+    return Key(assignment, student, seed, {n: found[n] for n in names if n in found}, nb)
 
 
 def copied_cell(names: list[str], answers: dict[str, object]) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from nbformat import NotebookNode
 
@@ -90,7 +91,8 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
 def chart_texts(figure: dict) -> list[str]:
-    """The text a chart shows: title, axis and legend titles, trace names, annotations."""
+    """The text a chart's own layout shows: title, axis and legend titles, annotations. (Trace
+    names and category labels come from the data: the data's own values, like a printed table.)"""
     layout = figure.get("layout", {}) or {}
     texts: list[str] = []
 
@@ -104,31 +106,98 @@ def chart_texts(figure: dict) -> list[str]:
     for key, value in layout.items():
         if (key.startswith("xaxis") or key.startswith("yaxis")) and isinstance(value, dict):
             title(value.get("title"))
-            texts += [str(t) for t in value.get("ticktext", []) or [] if isinstance(t, str)]
     if isinstance(layout.get("legend"), dict):
         title(layout["legend"].get("title"))
     for note in layout.get("annotations", []) or []:
         if isinstance(note, dict) and isinstance(note.get("text"), str):
             texts.append(note["text"])
-    for trace in figure.get("data", []) or []:
-        if isinstance(trace, dict) and isinstance(trace.get("name"), str) and trace.get("showlegend", True) is not False:
-            texts.append(trace["name"])
     return texts
 
 
-def in_outputs(nb: NotebookNode, *, identifiers: set[str], allowed: set[str]) -> list[str]:
-    """English in what an executed translated notebook printed or drew (errors excepted: the
-    stubs' ``NotImplementedError`` and the ``NameError`` of unanswered tests are Python's)."""
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def data_modules(nb: NotebookNode) -> list[str]:
+    """The ``course.data`` modules a notebook imports (``from course.data import logistics``)."""
+    import ast
+
+    found: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "course.data":
+                found += [a.name for a in node.names if a.name not in found]
+    return found
+
+
+def data_values(module: str) -> set[str]:
+    """Words of the string constants a ``course.data`` module defines at module level (its
+    categories: province, supplier, division names): the data's own values."""
+    import ast
+    from importlib import util
+
+    spec = util.find_spec(f"course.data.{module}")
+    if spec is None or spec.origin is None:
+        return set()
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    words: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            for node in ast.walk(statement.value):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    words |= set(unitmod.WORD.findall(node.value))
+    return words
+
+
+def code_names(nb: NotebookNode) -> set[str]:
+    """Every name and every word of every string literal in the notebook's code, and the data
+    modules' own category values (:func:`data_values`): what a printed table or label may show
+    as it is."""
+    import io
+    import tokenize
+
+    names: set[str] = set()
+    for module in data_modules(nb):
+        names |= data_values(module)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(cell.source).readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue
+        for tok in tokens:
+            if tok.type == tokenize.NAME:
+                names.add(tok.string)
+            elif tok.type == tokenize.STRING:
+                names |= set(unitmod.WORD.findall(tok.string))
+    return names
+
+
+def in_outputs(nb: NotebookNode, *, names: set[str], allowed: set[str]) -> list[str]:
+    """English in what an executed translated notebook printed as text and in its charts' titles.
+
+    Read: every printed line that carries Chinese (a label the notebook prints; a line without
+    any is a table of data, shown in the data's own values) and every chart's title, axis
+    titles, legend title and annotations. ``names`` (:func:`code_names`) may appear as they are.
+    Errors are Python's (the stubs' ``NotImplementedError``, the ``NameError`` of unanswered
+    tests) and are not read.
+    """
     problems = []
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             texts: list[str] = []
             if output.get("output_type") == "stream" and output.get("name") == "stdout":
-                texts = str(output.get("text", "")).splitlines()
+                texts = [line for line in str(output.get("text", "")).splitlines() if _CJK.search(line)]
             elif PLOTLY_MIME in output.get("data", {}):
                 texts = chart_texts(output["data"][PLOTLY_MIME])
-            for text in texts:  # printed tables show the code's names as they are: any case
-                words = found(text, identifiers=identifiers, allowed=allowed | identifiers)
+            for text in texts:
+                words = found(text, identifiers=names, allowed=allowed | names)
                 if words:
                     problems.append(f"cell {cell.id} (output): {sorted(set(words))[:8]}: {text[:80]!r}")
     return problems

@@ -3,7 +3,10 @@
 - ``grades.csv``: one row per student; for every assignment one column per graded question
   (``<assignment>/<grade id>``: the manual score where a grader gave one, else the autograde
   score; empty while it awaits manual grading or without a submission), the assignment total
-  after any late penalty (``<assignment>/total``) and the overall ``total``.
+  after any late penalty (``<assignment>/total``) and the overall ``total``; after the
+  student's name and email, the ``language`` they worked in: the languages of the assignments
+  they submitted (``en``; ``zh`` for a translated assignment such as ``case02_logistics_zh``;
+  ``en+zh`` for both; empty without a submission; :func:`language_of_student`).
 - ``questions.csv``: every graded question with its kind (auto/manual) and maximum points.
 - ``canvas.csv``: Canvas's gradebook import layout (``Student, ID, SIS User ID, SIS Login ID,
   Section``, one column per assignment, a ``Points Possible`` row); students are matched on
@@ -28,6 +31,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import ExportPlugin
 
+from course import i18n
 from course.layout import Course
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -67,6 +71,7 @@ class Grades:
     students: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, last, first, email
     scores: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (student, column)
     totals: dict[str, float] = field(default_factory=dict)  # assignment -> max score
+    submitted: dict[str, set[str]] = field(default_factory=dict)  # student -> assignments submitted
 
 
 def collect(gb: Gradebook, assignments: list[str] | None = None, students: list[str] | None = None) -> Grades:
@@ -92,6 +97,7 @@ def collect(gb: Gradebook, assignments: list[str] | None = None, students: list[
                 sub = gb.find_submission(name, sid)
             except MissingEntry:
                 continue
+            out.submitted.setdefault(sid, set()).add(name)
             for sub_nb in sub.notebooks:
                 for grade in sub_nb.grades:
                     value = grade.manual_score if grade.manual_score is not None else grade.auto_score
@@ -107,11 +113,24 @@ def write_grades(grades: Grades, path: Path) -> None:
         columns += [q.column for q in grades.questions if q.assignment == name] + [f"{name}/total"]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student_id", "last_name", "first_name", "email", *map(cell_text, columns), "total"])
+        writer.writerow(["student_id", "last_name", "first_name", "email", "language", *map(cell_text, columns),
+                         "total"])
         for sid, last, first, email in grades.students:
             row = [number(grades.scores.get((sid, c))) for c in columns]
             total = sum(grades.scores.get((sid, f"{n}/total")) or 0.0 for n in names)
-            writer.writerow([*map(cell_text, (sid, last, first, email)), *row, number(total)])
+            language = language_of_student(grades.submitted.get(sid, set()))
+            writer.writerow([*map(cell_text, (sid, last, first, email, language)), *row, number(total)])
+
+
+def language_of_student(assignments: set[str]) -> str:
+    """The languages of the assignments a student submitted, from their ids.
+
+    >>> language_of_student({"case02_logistics_zh", "case03_pharma_hr_zh"}), language_of_student(set())
+    ('zh', '')
+    >>> language_of_student({"case02_logistics", "case03_pharma_hr_zh"})
+    'en+zh'
+    """
+    return "+".join(sorted({i18n.language_of(a) for a in assignments}))
 
 
 def write_questions(grades: Grades, path: Path) -> None:
