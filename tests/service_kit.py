@@ -70,6 +70,9 @@ def later(seconds: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
+RUNNING: list[ServeProcess] = []  # every service a test started, stopped at the end (tests/conftest.py)
+
+
 class ServeProcess:
     """``course serve`` as its own process in the course root (a real service)."""
 
@@ -85,6 +88,7 @@ class ServeProcess:
         self.proc = subprocess.Popen([str(COURSE_BIN), "serve", "--root", str(self.course.root), "--interval", "0.2",
                                       *self.args], stdout=self._fh, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
+        RUNNING.append(self)
         return self
 
     def kill(self) -> None:
@@ -94,6 +98,8 @@ class ServeProcess:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -102,6 +108,12 @@ class ServeProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
         self._fh.close()
+
+
+def stop_all() -> None:
+    """Stop every service still running (a fixture that failed half-way)."""
+    for service in list(RUNNING):
+        service.stop()
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

@@ -32,6 +32,13 @@ from tests.browser.lab import free_port
 from tests.support import CASES, COURSE
 
 pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_service_left():
+    """Every ``course serve`` a fixture or test started is stopped, whatever happened."""
+    yield
+    sk.stop_all()
 distributed = pytest.importorskip("distributed", reason='the Dask backend needs pip install -e ".[scale]"')
 DASK = Path(sys.executable).parent / "dask"
 

@@ -30,6 +30,13 @@ from tests import grading_kit as kit
 from tests import service_kit as sk
 
 pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_service_left():
+    """Every ``course serve`` a fixture or test started is stopped, whatever happened."""
+    yield
+    sk.stop_all()
 A = kit.ASSIGNMENT
 
 
