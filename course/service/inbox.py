@@ -34,8 +34,11 @@ from course.grading import intake
 from course.layout import Course
 
 SETTLE = 1.0  # seconds a submission folder must be unchanged before it is taken
+#: ``<student>+<assignment>+<timestamp>[+<random>]``: nbgrader's timestamp format (any time zone it
+#: is configured with) and its random part (``urlsafe_b64encode``: letters, digits, ``-``, ``_``).
 NAME = re.compile(r"^(?P<student>[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99})\+(?P<assignment>[A-Za-z0-9_][A-Za-z0-9_.-]{0,99})"
-                  r"\+(?P<timestamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?( UTC)?)(\+[A-Za-z0-9]{1,64})?$")
+                  r"\+(?P<timestamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?( [A-Za-z]{1,6}| ?[+-]\d{2}:?\d{2})?)"
+                  r"(\+[A-Za-z0-9_=-]{1,64})?$")
 SECRET_BYTES = 1024
 
 
@@ -66,18 +69,23 @@ class Found:
 def parse(name: str) -> Found | None:
     """A submission folder's name, or ``None`` for anything else in the inbound.
 
-    >>> parse("alice+case01_strategy+2026-03-01 09:15:02.123456 UTC+Xk3p").student
+    >>> parse("alice+case01_strategy+2026-03-01 09:15:02.123456 UTC+Xk3p-_9zQ2a").student
     'alice'
+    >>> parse("bob+case01_strategy+2026-03-01 09:15:02 UTC+Xk3p").submitted  # as nbgrader reads it (UTC)
+    '2026-03-01 09:15:02.000000'
     >>> parse("alice+case01_strategy+2026-03-01 09:15:02.123456 UTC+Xk3p.private") is None
     True
     """
+    from nbgrader.utils import parse_utc
+
     match = NAME.match(name)
     if not match:
         return None
-    stamp = match.group("timestamp").removesuffix(" UTC")
-    if "." not in stamp:
-        stamp += ".000000"
-    return Found(name, match.group("student"), match.group("assignment"), stamp)
+    try:
+        when = parse_utc(match.group("timestamp"))
+    except (ValueError, OverflowError):
+        return None
+    return Found(name, match.group("student"), match.group("assignment"), when.strftime("%Y-%m-%d %H:%M:%S.%f"))
 
 
 def _owner_ok(path: Path, student: str, check_owner: bool) -> str | None:
