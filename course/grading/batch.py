@@ -25,7 +25,7 @@ from course.grading.outcomes import Batch, StudentOutcome
 from course.grading.pipeline import Job
 from course.grading.pool import LocalPool
 from course.grading.sandbox import Limits, Sandbox, freeze_package, probe
-from course.layout import Course
+from course.layout import Course, Step
 
 
 @dataclass
@@ -40,7 +40,8 @@ class Options:
 
 
 def _hidden(course: Course) -> list:
-    paths = [course.folder(step) for step in ("source", "release", "submitted", "autograded", "feedback")]
+    steps: tuple[Step, ...] = ("source", "release", "submitted", "autograded", "feedback")
+    paths = [course.folder(step) for step in steps]
     if course.db_path is not None:
         paths.append(course.db_path.parent)
     return paths

@@ -17,6 +17,17 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_PIDS = 256
 
 
+def own_groups() -> dict[str, str]:
+    """This process's cgroup path per v1 controller, and ``""`` for the v2 hierarchy (from
+    /proc/self/cgroup): new groups go below these, so the limits of a container still apply."""
+    own: dict[str, str] = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        for name in names.split(",") if names else [""]:
+            own[name] = path.lstrip("/")
+    return own
+
+
 class Cgroups:
     def __init__(self, root: Path = CGROUP_ROOT) -> None:
         self.root = root
@@ -42,21 +53,11 @@ class Cgroups:
     def enabled(self) -> bool:
         return bool(self.parents)
 
-    @staticmethod
-    def _own() -> dict[str, str]:
-        """This process's cgroup path per hierarchy (``""`` for v2), from /proc/self/cgroup."""
-        own: dict[str, str] = {}
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, names, path = line.split(":", 2)
-            for name in names.split(",") if names else [""]:
-                own[name] = path.lstrip("/")
-        return own
-
     def _setup(self) -> None:
         # new groups go *below* the grader's own ones, so container limits still apply to them
         if os.geteuid() != 0 or not self.root.is_dir():
             return
-        own = self._own()
+        own = own_groups()
         controllers = self.root / "cgroup.controllers"
         if controllers.is_file() and "" in own:
             base = self.root / own[""]

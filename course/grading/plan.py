@@ -16,6 +16,7 @@ import ast
 import builtins
 import functools
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,17 +32,24 @@ RESERVED = re.compile(r"^(_|__|___|_i|_ii|_iii|_i\d+|_\d+|_oh|_dh|_ih|In|Out|get
 BUILTINS = frozenset(dir(builtins))
 
 
-def _parse(source: str) -> ast.AST | None:
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        pass
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
+#: CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter: two
+#: threads parsing at once (a Dask worker grading two tasks) can fail with "SystemError: AST
+#: constructor recursion depth mismatch" (python/cpython#106905). One parse at a time here.
+_PARSING = threading.Lock()
 
-        return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:
-        return None
+
+def _parse(source: str) -> ast.AST | None:
+    with _PARSING:
+        try:
+            return ast.parse(source)
+        except SyntaxError:
+            pass
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            return ast.parse(TransformerManager().transform_cell(source))
+        except Exception:
+            return None
 
 
 @functools.lru_cache(maxsize=4096)

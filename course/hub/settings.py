@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from course import tomlfile
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")  # a portable Unix account name
 _COURSE = re.compile(r"^[A-Za-z0-9_]{1,40}$")  # no '-': nbgrader splits group names on the first '-'
@@ -205,12 +206,7 @@ def parse(data: dict) -> HubSettings:
 
 def load(path: str | Path) -> HubSettings:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SettingsError(f"no hub settings at {path} (copy deploy/onemachine/hub.example.toml)") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    data = tomlfile.read(path, f"no hub settings at {path} (copy deploy/onemachine/hub.example.toml)", SettingsError)
     try:
         return parse(data)
     except SettingsError as exc:

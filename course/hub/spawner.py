@@ -26,22 +26,14 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Unicode
 
+from course.grading.cgroups import own_groups
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CFS_PERIOD_US = 100_000
 
 
 class LimitsUnavailable(RuntimeError):
     pass
-
-
-def _own_groups() -> dict[str, str]:
-    """This process's cgroup per v1 controller, and ``""`` for the v2 hierarchy."""
-    own: dict[str, str] = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, names, path = line.split(":", 2)
-        for name in names.split(",") if names else [""]:
-            own[name] = path.lstrip("/")
-    return own
 
 
 class UserCgroups:
@@ -51,7 +43,7 @@ class UserCgroups:
         self.root, self.tag = root, tag
 
     def _bases(self) -> tuple[int, list[Path]]:
-        own = _own_groups()
+        own = own_groups()
         if (self.root / "cgroup.controllers").is_file() and "" in own:
             base = self.root / own[""] / self.tag
             return 2, [base]

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from course import tomlfile
 from course.errors import CourseError
 from course.i18n.units import Kind, digest
 
@@ -132,12 +133,7 @@ def _entry(raw: dict, where: str, language: str) -> Entry:
 
 def read(path: Path, language: str) -> Catalogue:
     """A catalogue file, with a clear error naming the file and entry when it is malformed."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CourseError(f"{path}: no such translation catalogue") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CourseError(f"{path}: not valid TOML ({exc})") from exc
+    data = tomlfile.read(path, f"{path}: no such translation catalogue", CourseError)
     entries = [_entry(raw, f"{path}: entry {i + 1}", language) for i, raw in enumerate(data.get("entry", []))]
     seen: set[tuple[str, str]] = set()
     for entry in entries:

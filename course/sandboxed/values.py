@@ -122,7 +122,7 @@ def _enc(value: Any, depth: int = 0) -> Any:  # noqa: C901 (one branch per suppo
     if kind is list:
         return [_enc(v, depth + 1) for v in value]
     if kind in (tuple, set, frozenset):
-        tag = {tuple: "tu", set: "se", frozenset: "fs"}[kind]  # type: ignore[index]
+        tag = {tuple: "tu", set: "se", frozenset: "fs"}[kind]
         return {"t": tag, "v": [_enc(v, depth + 1) for v in value]}
     if kind is dict:
         return {"t": "di", "v": [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in value.items()]}

@@ -18,13 +18,16 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser import lab as labmod
 from tests.browser import pages
-from tests.support import ASSIGNMENTS, ROOT
+from tests.support import ASSIGNMENTS, ROOT, TRANSLATED
+from tests.support import CASES as ENGLISH_CASES
 
-#: The cases the suite runs on: every assignment, without the scaffolding demo once real
-#: cases exist.
+#: The cases the suite runs on: every English case and one translation (a translated notebook
+#: has the same code and cells, ``tests/test_translation.py`` proves it; the browser adds what
+#: only a browser shows: Chinese text, charts and checks drawn in JupyterLab). All six
+#: translations double the suite's time for little more; ``COURSE_BROWSER_CASES`` runs others.
 #: ``COURSE_BROWSER_CASES=case02_logistics,case03_pharma_hr`` narrows the run while developing.
 CASES_ENV = "COURSE_BROWSER_CASES"
-CASES = [a for a in ASSIGNMENTS if a != "zz_demo"] or ASSIGNMENTS
+CASES = ENGLISH_CASES + TRANSLATED[:1] if ENGLISH_CASES else ASSIGNMENTS
 if os.environ.get(CASES_ENV, "").strip():
     CASES = [a.strip() for a in os.environ[CASES_ENV].split(",") if a.strip()]
 

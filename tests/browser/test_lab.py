@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from course import cells, ipynb, plots
+from course import cells, i18n, ipynb, plots
 from course.authoring import submissions
 from course.layout import notebooks as list_notebooks
 from tests.browser import pages
@@ -28,7 +28,8 @@ from tests.browser.conftest import CASES, save_screenshot
 from tests.browser.lab import COURSE_ID
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-DESCRIPTION = "**Chart description:**"
+#: A drawn trace in plotly.js's SVG: most trace types are a ``g.trace``; a heatmap is a ``g.hm``.
+TRACE = "g.trace, g.hm"
 #: Errors an unanswered notebook may show: the stub itself, and the checks of the answer.
 STUB_ERRORS = {"NotImplementedError"}
 UNANSWERED_CHECK_ERRORS = {"NameError", "NotImplementedError", "CheckFailed", "AssertionError"}
@@ -154,6 +155,8 @@ def test_formgrader_lists_every_case(lab, new_page):
 @pytest.mark.parametrize("case", CASES)
 def test_student_fetches_runs_and_sees_every_chart(lab, new_page, case):
     entries = release_notebooks(lab, case)
+    mark = i18n.CHART_DESCRIPTION[i18n.language_of(case)]  # "**Chart description:**" in English
+    shown_mark = re.compile(r"^\s*" + re.escape(mark.strip("*")) + r"\s*\S")
     page = new_page()
     pages.open_assignment_list(page)
     released = pages.assignment_row(page, "released", case)
@@ -180,14 +183,12 @@ def test_student_fetches_runs_and_sees_every_chart(lab, new_page, case):
             # drawn by plotly.js in the page: an SVG with the title and at least one trace
             expect(cell.locator(".jp-OutputArea-output svg.main-svg").first).to_be_visible()
             expect(cell.locator("svg.main-svg .gtitle").first).to_have_text(re.compile(r"\S"))
-            expect(cell.locator("svg.main-svg g.trace").first).to_be_attached()
+            expect(cell.locator("svg.main-svg").locator(TRACE).first).to_be_attached()
             after = saved.cells[index + 1] if index + 1 < len(saved.cells) else None
-            assert after is not None and after.cell_type == "markdown" and after.source.lstrip().startswith(DESCRIPTION), (
-                f"{case}/{name}: the chart in cell {index} has no '{DESCRIPTION}' cell right after it"
+            assert after is not None and after.cell_type == "markdown" and after.source.lstrip().startswith(mark), (
+                f"{case}/{name}: the chart in cell {index} has no '{mark}' cell right after it"
             )
-            expect(dom_cells.nth(index + 1).locator(".jp-MarkdownOutput")).to_have_text(
-                re.compile(r"^\s*Chart description:\s*\S")
-            )
+            expect(dom_cells.nth(index + 1).locator(".jp-MarkdownOutput")).to_have_text(shown_mark)
 
         if case == SCREENSHOT_CASE and name == entries[0][0]:
             pages.hide_left_sidebar(page)
@@ -352,6 +353,6 @@ def test_html_of_a_headless_run_draws_the_charts(lab, browser, tmp_path):
         expect(charts).to_have_count(expected)
         for i in range(expected):
             expect(charts.nth(i).locator("svg.main-svg").first).to_be_attached()
-            expect(charts.nth(i).locator("g.trace").first).to_be_attached()
+            expect(charts.nth(i).locator(TRACE).first).to_be_attached()
     finally:
         context.close()

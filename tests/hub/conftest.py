@@ -42,7 +42,7 @@ def _missing() -> list[str]:
     return missing
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # package: torn down after tests/hub, so no hub and no Playwright loop outlive it
 def deployment() -> Iterator[services.Deployment]:
     missing = _missing()
     if missing:
@@ -61,7 +61,7 @@ def deployment() -> Iterator[services.Deployment]:
         services.teardown(dep, keep=keep)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(deployment) -> Iterator[Browser]:
     expect.set_options(timeout=pages.STEP_MS)
     with sync_playwright() as playwright:
@@ -121,7 +121,7 @@ class People:
             context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def people(browser, deployment, tmp_path_factory) -> Iterator[People]:
     crowd = People(browser, deployment, tmp_path_factory.getbasetemp() / "hub-screens")
     try:
