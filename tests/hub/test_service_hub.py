@@ -91,8 +91,11 @@ def test_a_student_submits_and_reads_feedback_without_the_instructor(deployment,
     row = pages.assignment_row(page, "submitted", CASE)
     row.locator(".item_status button", has_text="Fetch Feedback").first.click()
     expect(row.get_by_text("(view feedback)").first).to_be_visible()
-    found = sorted((deployment.home(ALICE) / CASE / "feedback").glob(f"*/{CASE}.html"), key=lambda p: p.stat().st_mtime)
-    assert found, "no feedback fetched into Alice's folder"
+    # nbgrader fetches every feedback she has (the class test's instructor feedback too) into a
+    # folder per submission timestamp: this submission's is the one named by its timestamp
+    found = [p for p in (deployment.home(ALICE) / CASE / "feedback").glob(f"*/{CASE}.html")
+             if mine["submitted"] in p.parent.name]
+    assert found, f"no feedback for the submission of {mine['submitted']} fetched into Alice's folder"
     view = page.context.new_page()
     view.goto(f"{deployment.hub.url}/user/{ALICE}/files/{found[-1].relative_to(deployment.home(ALICE))}")
     body = view.inner_text("body")
