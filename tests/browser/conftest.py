@@ -27,7 +27,7 @@ from tests.support import CASES as ENGLISH_CASES
 #: translations double the suite's time for little more; ``COURSE_BROWSER_CASES`` runs others.
 #: ``COURSE_BROWSER_CASES=case02_logistics,case03_pharma_hr`` narrows the run while developing.
 CASES_ENV = "COURSE_BROWSER_CASES"
-CASES = ENGLISH_CASES + TRANSLATED[:1] if ENGLISH_CASES else ASSIGNMENTS
+CASES = (ENGLISH_CASES + TRANSLATED[:1]) if ENGLISH_CASES else ASSIGNMENTS
 if os.environ.get(CASES_ENV, "").strip():
     CASES = [a.strip() for a in os.environ[CASES_ENV].split(",") if a.strip()]
 
