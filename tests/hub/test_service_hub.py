@@ -92,10 +92,12 @@ def test_a_student_submits_and_reads_feedback_without_the_instructor(deployment,
     row.locator(".item_status button", has_text="Fetch Feedback").first.click()
     expect(row.get_by_text("(view feedback)").first).to_be_visible()
     # nbgrader fetches every feedback she has (the class test's instructor feedback too) into a
-    # folder per submission timestamp: this submission's is the one named by its timestamp
-    found = [p for p in (deployment.home(ALICE) / CASE / "feedback").glob(f"*/{CASE}.html")
-             if mine["submitted"] in p.parent.name]
-    assert found, f"no feedback for the submission of {mine['submitted']} fetched into Alice's folder"
+    # folder per submission timestamp: this submission's is the one named by its timestamp. The
+    # "(view feedback)" link may already stand for the older one, so wait for the file itself.
+    fetched = deployment.home(ALICE) / CASE / "feedback"
+    found = _wait(f"Fetch Feedback to bring the page of the submission of {mine['submitted']} into {fetched}",
+                  lambda: [p for p in fetched.glob(f"*/{CASE}.html") if mine["submitted"] in p.parent.name],
+                  60, deployment)
     view = page.context.new_page()
     view.goto(f"{deployment.hub.url}/user/{ALICE}/files/{found[-1].relative_to(deployment.home(ALICE))}")
     body = view.inner_text("body")
