@@ -16,8 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from course.errors import CourseError
-from course.layout import Course, tools_on_path
+from course.sandboxed.runner import without_slow_extras
+
+with without_slow_extras():  # nbformat's jsonschema compiles an RFC 3987 grammar on import (2.3 s)
+    import nbformat  # noqa: F401
+
+from course.errors import CourseError  # noqa: E402
+from course.layout import Course, tools_on_path  # noqa: E402
 
 app = typer.Typer(help="Course kit for business analytics through business cases (nbgrader).",
                   no_args_is_help=True, add_completion=False)
