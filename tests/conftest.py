@@ -29,3 +29,17 @@ def root():
 @pytest.fixture(scope="session")
 def course():
     return COURSE
+
+
+def pytest_collection_modifyitems(config, items):
+    """One xdist group per test module, and one for the whole hub package (its PostgreSQL, hub
+    and OS accounts exist once per run): a group runs whole on one worker, so module- and
+    package-scoped fixtures are never built twice nor raced for."""
+    for item in items:
+        path = item.path.resolve()
+        try:
+            rel = path.relative_to(ROOT)
+        except ValueError:
+            rel = path
+        group = "tests/hub" if rel.parts[:2] == ("tests", "hub") else rel.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
