@@ -31,15 +31,15 @@ def course():
     return COURSE
 
 
-def pytest_collection_modifyitems(config, items):
-    """One xdist group per test module, and one for the whole hub package (its PostgreSQL, hub
-    and OS accounts exist once per run): a group runs whole on one worker, so module- and
-    package-scoped fixtures are never built twice nor raced for."""
-    for item in items:
-        path = item.path.resolve()
-        try:
-            rel = path.relative_to(ROOT)
-        except ValueError:
-            rel = path
-        group = "tests/hub" if rel.parts[:2] == ("tests", "hub") else rel.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config, log):
+    """Two workers (``-n 2`` in pyproject.toml), each given whole groups: one test module, or the
+    whole hub package (its PostgreSQL, hub and OS accounts exist once per run). Module- and
+    package-scoped fixtures are then never built twice nor raced for."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/hub" if path.startswith("tests/hub/") else path
+
+    return ByModule(config, log)
