@@ -8,8 +8,8 @@ sandbox: interpreter start, intake, imports, the student's cells), of phase 2 (t
 forked child: the trusted cells on the exported values) and the grader's own CPU seconds
 (restore, plan, writing the autograded notebook, the gradebook), then the fixed costs measured
 on their own: a bare interpreter in the sandbox, and the same sandbox importing what every
-notebook preloads. The plain run (``grade_speed.py``'s limit) is the floor all of this compares
-with. Same setup as ``grade_speed.py`` (a third of the submissions blank, ``COURSE_VARIANTS=off``).
+notebook preloads. One plain run of the notebook (what ``grade_speed.py``'s floor runs once per
+submission) is what all of this compares with. Same setup as ``grade_speed.py`` (a third of the submissions blank, ``COURSE_VARIANTS=off``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
     bare = sandbox_seconds("pass")
     preload = sandbox_seconds(f"from course.sandboxed.runner import preload\npreload({PRELOAD!r})\n"
                               "from course.sandboxed import shell\nshell.make_shell()\n")
-    plain_mean = statistics.mean(plain["blank" if s.startswith("blank") else "ref"] for s in students)
+    plain_mean = statistics.mean(plain[grade_speed.kind_of(s)] for s in students)
     rows = [
         ("phase 1: sandbox, intake, imports, student cells (wall, median)", statistics.median(phase1)),
         ("phase 2: trusted cells in the evaluator's child (wall, median)", statistics.median(phase2)),

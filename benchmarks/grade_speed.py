@@ -16,9 +16,9 @@ For each case and each size N, in one run on this machine:
   included), as many at once as there are cores, timed by the wall clock like the two graders
   and in the same run (**floor s**): no grader using every core can take less. The limit
   ratio is stock's time over that; "of limit" is how close ``course grade`` gets. (Dividing one
-  run's time by
-  the cores instead would leave out what two processes on two cores cost each other, and one
-  short run is noisy on a shared machine: 2.2-3.1 s for the same case 01 notebook here);
+  run's time by the cores instead would leave out what two processes on two cores cost each
+  other, and one short run is noisy on a shared machine: 2.2-3.1 s for the same case 01
+  notebook here);
 - **core-s/nb**: CPU seconds per notebook of everything ``course grade`` ran (sandboxes
   included: the whole command runs in a cgroup of its own where the machine allows it);
 - **start**: the fixed start of a batch (the command starting, the gradebook read, the sandbox
@@ -166,11 +166,12 @@ def plain_batch(course: Course, assignment: str, students: list[str], workers: i
         cells = {kind: _plain_cells(course, assignment, kind, Path(tmp)) for kind in ("ref", "blank")}
         start = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda s: _plain_run(course, assignment, cells[_kind(s)]), students))
+            list(pool.map(lambda s: _plain_run(course, assignment, cells[kind_of(s)]), students))
         return time.perf_counter() - start
 
 
-def _kind(student: str) -> str:
+def kind_of(student: str) -> str:
+    """Which notebook a student of :func:`prepare` submitted: ``"blank"`` or ``"ref"``."""
     return "blank" if student.startswith("blank") else "ref"
 
 
