@@ -9,7 +9,8 @@ sandbox lives in :mod:`course.sandboxed` and imports nothing from here. For each
 2. :mod:`.restore` puts back the instructor's structure and order from the gradebook
    (:mod:`.specs`), and :mod:`.plan` decides what runs where;
 3. :mod:`.process` runs the student's notebook in a fresh bubblewrap sandbox (:mod:`.sandbox`,
-   :mod:`.cgroups`) and exports the values the tests read, as data only;
+   :mod:`.cgroups`), by a runner forked from a pre-imported one (:mod:`.forkserver`), and
+   exports the values the tests read, as data only;
 4. the evaluator runs the locked and test cells, hidden tests included, on those values in a
    separate sandboxed process that never runs student code;
 5. :mod:`.recording` writes scores with nbgrader's own ``SaveAutoGrades`` and late-penalty

@@ -36,6 +36,7 @@ from course.errors import GraderFailure
 from course.grading import intake
 from course.grading import plan as planmod
 from course.grading.cgroups import Cgroups
+from course.grading.forkserver import ForkServer
 from course.grading.outcomes import NotebookOutcome, Status, StudentOutcome
 from course.grading.process import (
     Evaluator,
@@ -65,6 +66,7 @@ class Job:
     variants: bool = True
     files: Path | None = None  # private copy of the released data files, for the evaluator
     cgroups: Cgroups | None = None
+    forkserver: ForkServer | None = None  # pre-imported runners (set by the local pool)
 
     def env(self, student: str) -> dict[str, str]:
         extra = {variants.STUDENT_ENV: student}
@@ -117,7 +119,7 @@ def start_sandbox(work: Work) -> None:
         Path(home).mkdir(exist_ok=True)
     env = job.sandbox.env(job.env(work.student), home=home)
     work.session = StudentSession(job.sandbox, work.workdir, job.assignment, f"{work.spec.name}.ipynb", env,
-                                  job.limits, job.cgroups)
+                                  job.limits, job.cgroups, job.forkserver)
 
 
 def read_notebook(work: Work) -> None:

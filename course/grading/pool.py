@@ -2,18 +2,22 @@
 
 Each worker thread grades one student at a time (:func:`course.grading.pipeline.grade_student`);
 all share one evaluator fork server (:class:`course.grading.process.Evaluator`), started first so
-it warms up while the first notebooks run. Results come back as they complete; the caller
+it warms up while the first notebooks run, and one fork server of pre-imported phase-1 runners
+(:mod:`course.grading.forkserver`). Results come back as they complete; the caller
 (the batch) records them in the gradebook from its own thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
+from course.grading import forkserver
 from course.grading.outcomes import NotebookOutcome, StudentOutcome
 from course.grading.pipeline import Job, grade_student
-from course.grading.process import Evaluator
+from course.grading.process import PRELOAD, Evaluator
+from course.grading.sandbox import package_digest
 
 
 def warmup_sources(job: Job) -> list[str]:
@@ -37,9 +41,12 @@ class LocalPool:
             evaluator.start()  # it warms up while the first notebooks run
         except OSError:
             pass  # tried again (and reported) when the first job needs it
+        job, server = self.job, start_forkserver(self.job)
+        if server is not None:
+            job = dataclasses.replace(job, forkserver=server)
         try:
             with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="grade") as pool:
-                futures: dict[Future, str] = {pool.submit(grade_student, self.job, s, evaluator): s for s in names}
+                futures: dict[Future, str] = {pool.submit(grade_student, job, s, evaluator): s for s in names}
                 for future in as_completed(futures):
                     student = futures[future]
                     try:
@@ -50,3 +57,18 @@ class LocalPool:
                             for name in self.job.specs])
         finally:
             evaluator.shutdown()
+            if server is not None:
+                server.shutdown()
+
+
+def start_forkserver(job: Job) -> forkserver.ForkServer | None:
+    """The batch's fork server of pre-imported runners (it imports while the evaluator warms up);
+    ``None`` without the sandbox or with ``COURSE_FORKSERVER=off``."""
+    sandbox = job.sandbox
+    if not sandbox.enabled or not forkserver.enabled():
+        return None
+    digest = package_digest(sandbox.package) if sandbox.package is not None else None
+    server = forkserver.ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}),
+                                   PRELOAD, digest)
+    server.start()
+    return server

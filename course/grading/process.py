@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from course.grading.cgroups import Cgroups
-from course.grading.sandbox import Limits, Sandbox
+from course.grading.forkserver import STUB, ForkServer, ForkServerUnavailable, Injected, launch
+from course.grading.sandbox import HOME_INSIDE, Limits, Sandbox
 from course.sandboxed import frames
 from course.sandboxed.protocol import (
     WALL_FACTOR,
@@ -96,17 +97,17 @@ def valid_outputs(raw: object) -> list:
     return [nbformat.from_dict(o) for o in good if o is not None]
 
 
-def _kill(proc: subprocess.Popen, sandboxed: bool) -> None:
+def _kill(proc: subprocess.Popen | Injected, sandboxed: bool) -> None:
     try:
         if sandboxed:
             proc.kill()  # bwrap: its PID namespace dies with it
         else:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _close_streams(proc: subprocess.Popen) -> None:
+def _close_streams(proc: subprocess.Popen | Injected) -> None:
     for stream in (proc.stdin, proc.stdout):
         try:
             if stream:
@@ -123,16 +124,36 @@ class StudentSession:
     """One fresh sandbox for one submitted notebook: :meth:`intake`, then :meth:`run`."""
 
     def __init__(self, sandbox: Sandbox, workdir: Path, assignment: str, notebook: str, env: dict[str, str],
-                 limits: Limits, cgroups: Cgroups | None = None) -> None:
+                 limits: Limits, cgroups: Cgroups | None = None, forkserver: ForkServer | None = None) -> None:
         self.sandbox, self.limits, self.cgroups = sandbox, limits, cgroups
-        self.groups = cgroups.create(limits.memory + limits.tmp_size + 256 * 2**20) if cgroups else []
-        argv, cwd = sandbox.student_command(workdir, assignment)
-        if cgroups and self.groups:
-            argv = cgroups.launcher(self.groups, argv)
-        read_fd, write_fd = os.pipe()
+        self.workdir, self.assignment, self.notebook, self.env = workdir, assignment, notebook, env
         self.start = time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True)
+        self._open(forkserver if sandbox.enabled else None)
+
+    def _open(self, forkserver: ForkServer | None) -> None:
+        """Start the runner: forked from the fork server when it is ready, else a fresh Python."""
+        sandbox, limits, cgroups = self.sandbox, self.limits, self.cgroups
+        self.groups = cgroups.create(limits.memory + limits.tmp_size + 256 * 2**20) if cgroups else []
+        read_fd, write_fd = os.pipe()
+        proc: subprocess.Popen | Injected | None = None
+        channel = write_fd
+        if forkserver is not None and forkserver.wait_ready(min(60.0, limits.startup_timeout)):
+            argv, _ = sandbox.student_command(self.workdir, self.assignment, command=list(STUB))
+            try:
+                proc = launch(forkserver, cgroups.launcher(self.groups, argv) if cgroups else argv, self.env,
+                              f"{HOME_INSIDE}/{self.assignment}", [str(g) for g in self.groups], write_fd,
+                              limits.startup_timeout)
+                channel = 3
+            except (ForkServerUnavailable, OSError):
+                proc = None  # started the ordinary way below
+        if proc is None:
+            argv, cwd = sandbox.student_command(self.workdir, self.assignment)
+            if cgroups and self.groups:
+                argv = cgroups.launcher(self.groups, argv)
+            proc = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True)
+        self.proc: subprocess.Popen | Injected = proc
+        self.injected = isinstance(proc, Injected)
         os.close(write_fd)
         self.channel = read_fd
         self.reader = frames.FrameReader(limit=limits.messages, max_header=MAX_HEADER,
@@ -145,10 +166,10 @@ class StudentSession:
         self.diagnostics = bytearray()
         self.terminal_bytes = 0
         self.closed = False
-        hello: RunnerHello = {"notebook": notebook, "max_intake": limits.intake_bytes, "max_file": limits.notebook_bytes,
-                              "memory": limits.memory, "file_size": limits.file_size, "preload": PRELOAD,
-                              "processes": MAX_PROCESSES if sandbox.enabled else None,
-                              "channel": write_fd}
+        hello: RunnerHello = {"notebook": self.notebook, "max_intake": limits.intake_bytes,
+                              "max_file": limits.notebook_bytes, "memory": limits.memory,
+                              "file_size": limits.file_size, "preload": PRELOAD,
+                              "processes": MAX_PROCESSES if sandbox.enabled else None, "channel": channel}
         self._send(dict(hello))
 
     # ---- plumbing ----------------------------------------------------------------------
@@ -196,6 +217,9 @@ class StudentSession:
             header, payload, _ = self._next(deadline)
         except (_Ended, frames.FrameError) as exc:
             self.close()
+            if self.injected and time.monotonic() < deadline:  # the fork server's runner failed to
+                self._open(None)  # enter its sandbox (nothing of the notebook ran): start afresh
+                return self.intake()
             timed_out = isinstance(exc, _Ended) and time.monotonic() >= deadline
             raise StartFailure("timed out" if timed_out else f"exit code {self.proc.returncode}", self.said()) from None
         if header.get("type") != "intake" or type(header.get("ok")) is not bool:

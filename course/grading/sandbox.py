@@ -249,10 +249,11 @@ class Sandbox:
             args += ["--ro-bind", str(self.package), str(pkg)]
         return args
 
-    def student_command(self, workdir: Path, assignment: str,
-                        module: str = "course.sandboxed.runner") -> tuple[list[str], str]:
-        """Command running the phase-1 runner with ``workdir`` as the only writable folder."""
-        argv = self.python_command(module)
+    def student_command(self, workdir: Path, assignment: str, module: str = "course.sandboxed.runner",
+                        command: list[str] | None = None) -> tuple[list[str], str]:
+        """Command running the phase-1 runner (or ``command``, e.g. the fork server's placeholder)
+        with ``workdir`` as the only writable folder."""
+        argv = command or self.python_command(module)
         if not self.enabled:
             return argv, str(workdir)
         inside = f"{HOME_INSIDE}/{assignment}"

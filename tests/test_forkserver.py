@@ -1,0 +1,155 @@
+"""The fork server's runners (issue 17): forked from one pre-imported process into each
+notebook's own sandbox, they must see exactly what a freshly started runner sees, and grading
+must go on the ordinary way when the server is not there."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course.grading import batch, forkserver
+from course.grading.pool import start_forkserver
+from course.grading.process import PRELOAD, StudentSession
+from course.grading.sandbox import Limits, Sandbox
+from tests import grading_kit as kit
+from tests.support import ROOT
+
+A = kit.ASSIGNMENT
+pytestmark = pytest.mark.sandbox
+
+#: Everything a sandboxed process can find out about its confinement, printed as JSON.
+FACTS = '''
+import json, os, re, resource, socket, sys
+import numpy as _np
+_status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+_mounts = sorted({l.split()[4] + " " + l.split(" - ")[0].split()[5].split(",")[0] for l in open("/proc/self/mountinfo")})
+_others = sorted(open(f"/proc/{p}/comm").read().strip() for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid())
+print(json.dumps({
+    "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), sorted(os.getgroups())],
+    "status": {k: _status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")},
+    "tty": os.path.exists("/dev/tty") and __import__("subprocess").run(["sh", "-c", "exec 3</dev/tty"]).returncode == 0,
+    "root": sorted(os.listdir("/")), "cwd": os.getcwd(), "tmp": sorted(os.listdir("/tmp")),
+    "fds": sorted(os.listdir("/proc/self/fd")),
+    "mounts": _mounts,
+    "cgroup": [re.sub(r"job[0-9]+", "job", l) for l in open("/proc/self/cgroup").read().splitlines()],
+    "net": socket.if_nameindex(), "host": socket.gethostname(),
+    "limits": {n: resource.getrlimit(getattr(resource, n)) for n in ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_NOFILE")},
+    "env": dict(os.environ), "path": sys.path, "isolated": sys.flags.isolated,
+    "course_root_visible": os.path.exists(COURSE_ROOT),
+    "others": _others, "draw": _np.random.random(),
+}))
+'''
+
+
+def _facts(course, students: list[str]) -> dict[str, dict]:
+    found = {}
+    for student in students:
+        nb = nbformat.read(course.autograded(student, A) / f"{A}.ipynb", as_version=4)
+        texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" and "COURSE_ROOT" in c.source
+                 for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+        assert texts, f"{student}: the facts cell printed nothing: {[c.get('outputs') for c in nb.cells][:3]}"
+        found[student] = json.loads(texts[0])
+    return found
+
+
+@pytest.fixture(scope="module")
+def both_ways(tmp_path_factory):
+    """The same class graded with the fork server and without: scores and what each runner saw."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COURSE_VARIANTS", "off")
+    course = kit.make_course(tmp_path_factory.mktemp("forkserver"))
+    students = ["s1", "s2", "s3", "s4"]
+    facts_cell = f"COURSE_ROOT = {str(course.root)!r}\n" + FACTS
+    for student in students:
+        kit.submit(course, student, kit.with_cell(kit.reference(course), facts_cell))
+    seen, scores = {}, {}
+    for mode in ("off", "on"):
+        mp.setenv(forkserver.SWITCH_ENV, mode)
+        result = batch.grade(course, A, batch.Options(jobs=2))
+        assert all(nb.status == "graded" for o in result.outcomes for nb in o.notebooks), result.outcomes
+        seen[mode] = _facts(course, students)
+        scores[mode] = {o.student: [nb.scores for nb in o.notebooks] for o in result.outcomes}
+    yield seen, scores
+    mp.undo()
+
+
+def test_a_forked_runner_sees_what_a_fresh_runner_sees(both_ways):
+    """Identity, capabilities, mounts, descriptors, limits, environment, network, cgroup: field by
+    field the same. Only the process list differs: the fork server's runner shares its sandbox
+    with the placeholder ``sleep`` (which proves it was the forked one)."""
+    seen, _ = both_ways
+    for student in seen["off"]:
+        fresh, forked = dict(seen["off"][student]), dict(seen["on"][student])
+        assert "sleep" not in fresh.pop("others")
+        assert "sleep" in forked.pop("others"), f"{student} was not started by the fork server"
+        fresh.pop("draw"), forked.pop("draw")
+        assert len(forked.pop("fds")) == len(fresh.pop("fds"))  # the channel's number differs, not their count
+        assert forked == fresh, {k: (fresh[k], forked[k]) for k in fresh if forked.get(k) != fresh[k]} | {
+            "env": {k: (fresh["env"].get(k), forked["env"].get(k)) for k in {*fresh["env"], *forked["env"]}
+                    if fresh["env"].get(k) != forked["env"].get(k)}}
+        assert forked["status"]["CapEff"] == forked["status"]["CapBnd"] == "0000000000000000"
+        assert forked["status"]["NoNewPrivs"] == "1" and not forked["course_root_visible"]
+
+
+def test_every_forked_runner_draws_its_own_random_numbers(both_ways):
+    """numpy's global generator is reseeded in each child, not inherited from the server."""
+    seen, _ = both_ways
+    draws = [facts["draw"] for facts in seen["on"].values()]
+    assert len(set(draws)) == len(draws), draws
+
+
+def test_scores_are_the_same_with_and_without_the_fork_server(both_ways):
+    _, scores = both_ways
+    assert scores["on"] == scores["off"]
+    assert all(s == [{"x_value": 2.0, "s_value": 3.0}] or s for s in scores["on"].values())
+
+
+def _session(sandbox: Sandbox, work: Path, server) -> StudentSession:
+    env = sandbox.env({})
+    return StudentSession(sandbox, work, A, f"{A}.ipynb", env, sandbox.limits, None, server)
+
+
+def test_a_dead_fork_server_means_the_ordinary_start(tmp_path):
+    """Kill the server: the next notebook starts a fresh runner and is read as usual."""
+    course = kit.make_course(tmp_path / "c")
+    work = tmp_path / "work"
+    work.mkdir()
+    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
+    sandbox = Sandbox(course.root, limits=Limits())
+    job = type("J", (), {"sandbox": sandbox})()
+    server = start_forkserver(job)  # type: ignore[arg-type]
+    assert server is not None and server.wait_ready(120), server and server.problem
+    session = _session(sandbox, work, server)
+    assert session.injected
+    doc, error = session.intake()
+    session.close()
+    assert error is None and doc["cells"]
+    assert server.proc is not None
+    server.proc.kill()
+    server.proc.wait()
+    deadline = time.monotonic() + 10
+    while server.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    session = _session(sandbox, work, server)
+    assert not session.injected
+    doc2, error = session.intake()
+    session.close()
+    assert error is None and doc2 == doc
+    server.shutdown()
+
+
+def test_the_server_refuses_a_package_that_changed(tmp_path):
+    """A digest that is not the running package's: the server says so and forks nothing."""
+    sandbox = Sandbox(ROOT, limits=Limits())
+    server = forkserver.ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}),
+                                   PRELOAD, "not-the-digest")
+    server.start()
+    assert not server.wait_ready(120)
+    assert "changed" in server.problem
+    with pytest.raises(forkserver.ForkServerUnavailable):
+        server.spawn(1, [], {}, "/", [])
+    server.shutdown()
