@@ -153,3 +153,29 @@ def test_the_server_refuses_a_package_that_changed(tmp_path):
     with pytest.raises(forkserver.ForkServerUnavailable):
         server.spawn(1, [], {}, "/", [])
     server.shutdown()
+
+
+def test_the_server_never_starts_a_runner_outside_a_sandbox():
+    """Asked to enter a host process (a PID that is not a sandbox's placeholder, e.g. reused),
+    the child refuses before any runner starts; the notebook then starts afresh."""
+    import os
+    import subprocess
+
+    sandbox = Sandbox(ROOT, limits=Limits())
+    server = forkserver.ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}), PRELOAD, None)
+    server.start()
+    assert server.wait_ready(120), server.problem
+    host = subprocess.Popen(["sleep", "60"])
+    pipes = [os.pipe() for _ in range(3)]
+    try:
+        job = server.spawn(host.pid, [], {}, "/", [pipes[0][0], pipes[1][1], pipes[2][1]])
+        for fd in (pipes[0][0], pipes[1][1], pipes[2][1]):
+            os.close(fd)
+        assert server.wait(job, 60) == forkserver.FAILED_ENTRY
+        said = os.read(pipes[1][0], 4096)
+        assert b"not a sandbox" in said, said
+        assert os.read(pipes[2][0], 4096) == b""  # no runner ever wrote a report
+    finally:
+        host.kill()
+        host.wait()
+        server.shutdown()

@@ -94,6 +94,11 @@ def _enter(libc, target: int, groups: list[str], last_cap: int) -> None:
             f.write(str(os.getpid()))
     fds = {name: os.open(f"/proc/{target}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name in NAMESPACES}
     here = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}  # before /proc changes
+    shared = [n for n in NAMESPACES if n != "cgroup" and here[n] == os.fstat(fds[n]).st_ino]
+    if shared:  # bwrap makes all of these: this PID is not (or no longer) a sandbox's placeholder
+        for fd in fds.values():
+            os.close(fd)
+        raise OSError(f"process {target} shares this host's {', '.join(shared)} namespace(s): not a sandbox")
     order = list(NAMESPACES) if os.geteuid() == 0 else ["user", *[n for n in NAMESPACES if n != "user"]]
     if os.geteuid() == 0:
         os.setgroups([])
