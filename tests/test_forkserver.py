@@ -66,14 +66,15 @@ def both_ways(tmp_path_factory):
     facts_cell = f"COURSE_ROOT = {str(course.root)!r}\n" + FACTS
     for student in students:
         kit.submit(course, student, kit.with_cell(kit.reference(course), facts_cell))
-    seen, scores = {}, {}
+    seen, scores, best = {}, {}, 0.0
     for mode in ("off", "on"):
         mp.setenv(forkserver.SWITCH_ENV, mode)
         result = batch.grade(course, A, batch.Options(jobs=2))
         assert all(nb.status == "graded" for o in result.outcomes for nb in o.notebooks), result.outcomes
         seen[mode] = _facts(course, students)
-        scores[mode] = {o.student: [nb.scores for nb in o.notebooks] for o in result.outcomes}
-    yield seen, scores
+        scores[mode] = {o.student: ([nb.scores for nb in o.notebooks], o.auto_score) for o in result.outcomes}
+        best = result.max_auto  # from the gradebook: the points of every autograded test
+    yield seen, scores, best
     mp.undo()
 
 
@@ -81,7 +82,7 @@ def test_a_forked_runner_sees_what_a_fresh_runner_sees(both_ways):
     """Identity, capabilities, mounts, descriptors, limits, environment, network, cgroup: field by
     field the same. Only the process list differs: the fork server's runner shares its sandbox
     with the placeholder ``sleep`` (which proves it was the forked one)."""
-    seen, _ = both_ways
+    seen, _, _ = both_ways
     for student in seen["off"]:
         fresh, forked = dict(seen["off"][student]), dict(seen["on"][student])
         assert "sleep" not in fresh.pop("others")
@@ -97,15 +98,17 @@ def test_a_forked_runner_sees_what_a_fresh_runner_sees(both_ways):
 
 def test_every_forked_runner_draws_its_own_random_numbers(both_ways):
     """numpy's global generator is reseeded in each child, not inherited from the server."""
-    seen, _ = both_ways
+    seen, _, _ = both_ways
     draws = [facts["draw"] for facts in seen["on"].values()]
     assert len(set(draws)) == len(draws), draws
 
 
 def test_scores_are_the_same_with_and_without_the_fork_server(both_ways):
-    _, scores = both_ways
+    """Reference answers (plus the facts cell): full marks both ways, and the same marks."""
+    _, scores, best = both_ways
     assert scores["on"] == scores["off"]
-    assert all(s == [{"x_value": 2.0, "s_value": 3.0}] or s for s in scores["on"].values())
+    assert best > 0
+    assert all(total == best for _, total in scores["on"].values()), scores["on"]
 
 
 def _session(sandbox: Sandbox, work: Path, server) -> StudentSession:
@@ -120,8 +123,7 @@ def test_a_dead_fork_server_means_the_ordinary_start(tmp_path):
     work.mkdir()
     nbformat.write(kit.reference(course), work / f"{A}.ipynb")
     sandbox = Sandbox(course.root, limits=Limits())
-    job = type("J", (), {"sandbox": sandbox})()
-    server = start_forkserver(job)  # type: ignore[arg-type]
+    server = start_forkserver(sandbox)
     assert server is not None and server.wait_ready(120), server and server.problem
     session = _session(sandbox, work, server)
     assert session.injected

@@ -254,7 +254,7 @@ class ForkServerUnavailable(Exception):
 
 
 class ForkServer:
-    """One fork server per batch; :meth:`launch` starts one notebook's runner in its sandbox.
+    """One fork server per batch; :func:`launch` starts one notebook's runner in its sandbox.
 
     Thread-safe. The first notebooks wait while it imports (:meth:`wait_ready`); if it failed,
     refused or died, :attr:`ready` is false and callers start runners the ordinary way."""
@@ -278,9 +278,7 @@ class ForkServer:
     def wait_ready(self, timeout: float) -> bool:
         """Wait while the server is still importing (a runner started meanwhile would import the
         same modules on the same cores); ``False`` at once if it failed or refused."""
-        end = time.monotonic() + timeout
-        while not self._ready.is_set() and not self._gone.is_set() and time.monotonic() < end:
-            self._ready.wait(0.05)
+        self._ready.wait(timeout)  # also set when the server is gone
         return self.ready
 
     def start(self) -> None:
@@ -316,6 +314,7 @@ class ForkServer:
             self.problem = self.problem or f"{type(exc).__name__}: {exc}"
         finally:
             self._gone.set()
+            self._ready.set()  # wakes wait_ready; `ready` stays false
             for event in list(self._done.values()):
                 event.set()
 
@@ -424,9 +423,7 @@ def launch(server: ForkServer, argv: list[str], env: dict[str, str], cwd: str, g
         sel.close()
         if b"ready\n" not in said:
             raise ForkServerUnavailable(f"the sandbox did not start: {said.decode(errors='replace')[-300:]}")
-        target = _descendants_leaf(stub.pid)
-        if os.stat(f"/proc/{target}/ns/mnt").st_ino == os.stat("/proc/self/ns/mnt").st_ino:
-            raise ForkServerUnavailable("the placeholder is not inside a sandbox")
+        target = _descendants_leaf(stub.pid)  # the server's child checks it is a sandbox's
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
         try:

@@ -17,7 +17,7 @@ from course.grading import forkserver
 from course.grading.outcomes import NotebookOutcome, StudentOutcome
 from course.grading.pipeline import Job, grade_student
 from course.grading.process import PRELOAD, Evaluator
-from course.grading.sandbox import package_digest
+from course.grading.sandbox import Sandbox, package_digest
 
 
 def warmup_sources(job: Job) -> list[str]:
@@ -41,7 +41,7 @@ class LocalPool:
             evaluator.start()  # it warms up while the first notebooks run
         except OSError:
             pass  # tried again (and reported) when the first job needs it
-        job, server = self.job, start_forkserver(self.job)
+        job, server = self.job, start_forkserver(self.job.sandbox)
         if server is not None:
             job = dataclasses.replace(job, forkserver=server)
         try:
@@ -61,10 +61,9 @@ class LocalPool:
                 server.shutdown()
 
 
-def start_forkserver(job: Job) -> forkserver.ForkServer | None:
+def start_forkserver(sandbox: Sandbox) -> forkserver.ForkServer | None:
     """The batch's fork server of pre-imported runners (it imports while the evaluator warms up);
     ``None`` without the sandbox or with ``COURSE_FORKSERVER=off``."""
-    sandbox = job.sandbox
     if not sandbox.enabled or not forkserver.enabled():
         return None
     digest = package_digest(sandbox.package) if sandbox.package is not None else None
