@@ -21,14 +21,18 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from course.cells import Markers
 from course.errors import CourseError
+
+if TYPE_CHECKING:  # nbgrader is imported where a course is loaded, not with this module, so
+    # ``course grade`` can start its fork server before paying for nbgrader's imports
+    from nbgrader.coursedir import CourseDirectory
+
+    from course.cells import Markers
 
 Step = Literal["source", "release", "submitted", "autograded", "feedback"]
 CONFIG_FILE = "nbgrader_config.py"
@@ -93,6 +97,8 @@ class Course:
                 config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
             except Exception as exc:  # a syntax error in the instructor's config
                 raise CourseError(f"{root / CONFIG_FILE} could not be loaded: {type(exc).__name__}: {exc}") from exc
+        from nbgrader.coursedir import CourseDirectory
+
         coursedir = CourseDirectory(config=config, root=str(root))
         return cls(root, config, coursedir, Settings.read(root))
 
@@ -140,6 +146,8 @@ class Course:
 
     @cached_property
     def markers(self) -> Markers:
+        from course.cells import Markers
+
         return Markers.from_config(self.config)
 
     # ---- the gradebook -----------------------------------------------------------------

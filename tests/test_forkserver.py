@@ -13,7 +13,7 @@ import pytest
 
 from course.grading import batch, forkserver
 from course.grading.pool import start_forkserver
-from course.grading.process import PRELOAD, StudentSession
+from course.grading.process import PRELOAD, Evaluator, StudentSession
 from course.grading.sandbox import Limits, Sandbox
 from tests import grading_kit as kit
 from tests.support import ROOT
@@ -181,3 +181,69 @@ def test_the_server_never_starts_a_runner_outside_a_sandbox():
         host.kill()
         host.wait()
         server.shutdown()
+
+
+def test_a_forked_evaluator_sees_what_a_fresh_evaluator_sees():
+    """The phase-2 evaluator forked from the same server into its own sandbox: field by field
+    what a freshly started evaluator sees, apart from the placeholder ``sleep``."""
+    sandbox = Sandbox(ROOT, limits=Limits())
+    server = start_forkserver(sandbox)
+    assert server is not None and server.wait_ready(120), server and server.problem
+    job = {"cells": [{"i": 0, "role": "locked", "source": f"COURSE_ROOT = {str(ROOT)!r}\n" + FACTS}],
+           "deadline": 120, "cell_timeout": 60}
+    seen = {}
+    try:
+        for name, source in (("fresh", None), ("forked", server)):
+            evaluator = Evaluator(sandbox, None, sandbox.limits, [], source)
+            try:
+                evaluator.start()
+                assert isinstance(evaluator.proc, forkserver.Injected) == (source is not None)
+                reply = evaluator.evaluate(dict(job), b"")
+            finally:
+                evaluator.shutdown()
+            outputs = reply["cells"]["0"]["outputs"]
+            assert outputs and outputs[0]["output_type"] == "stream", reply
+            seen[name] = json.loads(outputs[0]["text"])
+    finally:
+        server.shutdown()
+    fresh, forked = seen["fresh"], seen["forked"]
+    assert "sleep" not in fresh.pop("others") and "sleep" in forked.pop("others")
+    fresh.pop("draw"), forked.pop("draw")
+    assert len(forked.pop("fds")) == len(fresh.pop("fds"))
+    assert forked == fresh, {k: (fresh[k], forked[k]) for k in fresh if forked.get(k) != fresh[k]}
+    assert forked["status"]["CapEff"] == "0000000000000000"
+
+
+def test_a_prestarted_server_waits_for_the_batch_and_is_used_only_if_it_fits(tmp_path):
+    """``course grade`` starts its server before it knows the batch: the server says ready only
+    once it has the frozen package's digest (and refuses a wrong one); a batch adopts it only
+    when it is the server the batch would start, and shuts it down otherwise."""
+    sandbox = Sandbox(ROOT, limits=Limits())
+    early = forkserver.prestart()
+    assert early is not None
+    try:
+        assert start_forkserver(sandbox, early) is early  # same command, environment, preloads
+        assert early.wait_ready(120), early.problem
+    finally:
+        early.shutdown()
+
+    wrong = forkserver.prestart()
+    assert wrong is not None
+    wrong.check("not-the-digest")
+    assert not wrong.wait_ready(120) and "changed" in wrong.problem
+    wrong.shutdown()
+
+    other = forkserver.ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}), ["numpy"])
+    other.start()
+    server = start_forkserver(sandbox, other)
+    try:
+        assert server is not None and server is not other
+        assert other.proc is not None and other.proc.poll() is not None  # shut down, not left running
+        assert server.wait_ready(120), server.problem
+    finally:
+        server.shutdown()
+
+    unsandboxed = forkserver.prestart()
+    assert unsandboxed is not None
+    assert start_forkserver(Sandbox(ROOT, enabled=False), unsandboxed) is None
+    assert unsandboxed.proc is not None and unsandboxed.proc.poll() is not None

@@ -21,6 +21,7 @@ from pathlib import Path
 from course.errors import GradebookUnavailable, SandboxUnavailable
 from course.grading import intake, recording, specs
 from course.grading.cgroups import Cgroups
+from course.grading.forkserver import ForkServer
 from course.grading.outcomes import Batch, StudentOutcome
 from course.grading.pipeline import Job
 from course.grading.pool import LocalPool
@@ -98,10 +99,24 @@ class _Recorder:
 
 
 def grade(course: Course, assignment: str, options: Options | None = None,
-          on_result: Callable[[StudentOutcome, int, int], None] | None = None) -> Batch:
-    """Grade every submission of ``assignment``; ``on_result(outcome, done, total)`` per student."""
+          on_result: Callable[[StudentOutcome, int, int], None] | None = None,
+          early: ForkServer | None = None) -> Batch:
+    """Grade every submission of ``assignment``; ``on_result(outcome, done, total)`` per student.
+
+    ``early``: a fork server the caller started before it imported the grader
+    (:func:`course.grading.forkserver.prestart`); used if it fits this batch, else shut down."""
     options = options or Options()
     start = time.monotonic()
+    try:
+        return _grade(course, assignment, options, on_result, early, start)
+    finally:
+        if early is not None:
+            early.shutdown()  # done with it, or never adopted (Dask, an error before the pool)
+
+
+def _grade(course: Course, assignment: str, options: Options,
+           on_result: Callable[[StudentOutcome, int, int], None] | None, early: ForkServer | None,
+           start: float) -> Batch:
     students = course.students(assignment)
     if options.students:
         students = [s for s in students if s in set(options.students)]
@@ -120,7 +135,7 @@ def grade(course: Course, assignment: str, options: Options | None = None,
 
             pool: LocalPool | DaskPool = DaskPool(job, options.scheduler)
         else:
-            pool = LocalPool(job, jobs)
+            pool = LocalPool(job, jobs, early)
         for outcome in pool.run(students):
             recorder.add(outcome)
             outcomes.append(outcome)

@@ -51,6 +51,7 @@ NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt", "user")
 STUB = ("/bin/sh", "-c", "echo ready; exec sleep infinity")
 MAX_MESSAGE = 1 << 20
 FAILED_ENTRY = 125  # exit code of a child that could not enter its sandbox
+LATER = object()  # a ForkServer's digest, sent with ForkServer.check() once the batch knows it
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 1, 38, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -142,13 +143,18 @@ def _child(job: dict, fds: list[int], libc, last_cap: int) -> None:
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(code if code >= 0 else 128 - code)  # killed by signal n: 128 + n, as a shell says
-    try:  # the runner, inside the sandbox's PID namespace
+    evaluator = job.get("main") == "evaluator"
+    try:  # the runner (or the evaluator), inside the sandbox's PID namespace
         _prctl(libc, PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
         stdin, terminal, channel = fds
-        for fd, target in ((stdin, 0), (terminal, 1), (terminal, 2), (channel, 3)):
+        # the runner: its terminal on 1 and 2, its report channel on 3; the evaluator: its
+        # replies on 1 and the third descriptor (the grader's /dev/null) on 2, as started fresh
+        wiring = ((stdin, 0), (terminal, 1), (channel, 2)) if evaluator else \
+            ((stdin, 0), (terminal, 1), (terminal, 2), (channel, 3))
+        for fd, target in wiring:
             os.dup2(fd, target)
-        os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the server's socket, other jobs' pidfds
+        os.closerange(3 if evaluator else 4, os.sysconf("SC_OPEN_MAX"))  # the server's socket, other jobs' fds
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in job["env"].items()})
         os.chdir(job["cwd"])
@@ -158,11 +164,14 @@ def _child(job: dict, fds: list[int], libc, last_cap: int) -> None:
         import numpy
 
         numpy.random.seed()  # the server's global generator state is not the student's
-        from course.sandboxed import runner
+        from course.sandboxed import evaluate, runner
     except BaseException as exc:  # noqa: BLE001
         os.write(2, f"the fork server could not start the runner: {exc}\n".encode())
         os._exit(FAILED_ENTRY)
-    runner.main()
+    if evaluator:
+        evaluate.serve()
+    else:
+        runner.main()
     os._exit(0)
 
 
@@ -174,7 +183,11 @@ def _send(sock: socket.socket, message: dict) -> None:
 
 
 def serve(sock: socket.socket) -> None:
-    """Preload, check, then fork one child per job until the grader closes the socket."""
+    """Preload, check, then fork one child per job until the grader closes the socket.
+
+    The grader sends the modules to preload at once and the frozen package's digest when it
+    knows it (a batch may start the server before it has frozen the package), so the imports
+    overlap the grader's own start."""
     libc = _libc()
     _prctl(libc, PR_SET_PDEATHSIG, signal.SIGKILL)
     hello = json.loads(sock.recv(MAX_MESSAGE) or b"{}")
@@ -186,8 +199,12 @@ def serve(sock: socket.socket) -> None:
         import nbformat  # noqa: F401  (the runner's intake)
 
         from course.sandboxed import shell, values  # noqa: F401
+    data = sock.recv(MAX_MESSAGE)
+    if not data:
+        return  # the grader went away (or chose another server) before it froze the package
+    check = json.loads(data)
     problem = ""
-    if hello.get("digest") and package_digest() != hello["digest"]:
+    if check.get("digest") and package_digest() != check["digest"]:
         problem = "the course package changed since the batch froze it"
     elif len(os.listdir("/proc/self/task")) != 1 or threading.active_count() != 1:
         problem = "the preloaded modules started threads (a fork would copy them half-done)"
@@ -259,8 +276,16 @@ class ForkServer:
     Thread-safe. The first notebooks wait while it imports (:meth:`wait_ready`); if it failed,
     refused or died, :attr:`ready` is false and callers start runners the ordinary way."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], preload: list[str], digest: str | None) -> None:
-        self.argv, self.env, self.preload, self.digest = argv, env, preload, digest
+    def __init__(self, argv: list[str], env: dict[str, str], preload: list[str],
+                 digest: str | None | object = LATER) -> None:
+        self.argv, self.env, self.preload = argv, env, preload
+        self.digest: str | None = None
+        self._checked = threading.Event()
+        self._closing = False
+        self._launched = threading.Event()  # the keeper has started the process (or failed to)
+        self._started = False
+        if digest is not LATER:
+            self.check(digest)  # type: ignore[arg-type]
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.problem = ""
@@ -281,8 +306,15 @@ class ForkServer:
         self._ready.wait(timeout)  # also set when the server is gone
         return self.ready
 
+    def check(self, digest: str | None) -> None:
+        """The digest of the package the batch froze: the server compares its own imports with
+        it before it says ready (``None``: no frozen copy to compare with)."""
+        self.digest = digest
+        self._checked.set()
+
     def start(self) -> None:
         """Start the server from its own thread (the server dies with the thread that started it)."""
+        self._started = True
         threading.Thread(target=self._keep, name="forkserver", daemon=True).start()
 
     def _keep(self) -> None:
@@ -294,7 +326,12 @@ class ForkServer:
                                          start_new_session=True)
             theirs.close()
             self.sock = ours
-            ours.send(json.dumps({"preload": self.preload, "digest": self.digest}).encode())
+            self._launched.set()
+            ours.send(json.dumps({"preload": self.preload}).encode())
+            self._checked.wait()
+            if self._closing:
+                return
+            ours.send(json.dumps({"digest": self.digest}).encode())
             while True:
                 data = ours.recv(MAX_MESSAGE)
                 if not data:
@@ -313,20 +350,23 @@ class ForkServer:
         except (OSError, ValueError) as exc:
             self.problem = self.problem or f"{type(exc).__name__}: {exc}"
         finally:
+            self._launched.set()
             self._gone.set()
             self._ready.set()  # wakes wait_ready; `ready` stays false
             for event in list(self._done.values()):
                 event.set()
 
-    def spawn(self, target: int, groups: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> int:
-        """Ask for a runner inside the sandbox whose placeholder is ``target``; its job id."""
+    def spawn(self, target: int, groups: list[str], env: dict[str, str], cwd: str, fds: list[int],
+              main: str = "runner") -> int:
+        """Ask for a runner (``main="evaluator"``: the phase-2 evaluator) inside the sandbox whose
+        placeholder is ``target``; its job id."""
         with self._lock:
             if not self.ready or self.sock is None:
                 raise ForkServerUnavailable(self.problem or "the fork server is not ready")
             self._next += 1
             job_id = self._next
             self._done[job_id] = threading.Event()
-            message = {"id": job_id, "target": target, "groups": groups, "env": env, "cwd": cwd}
+            message = {"id": job_id, "target": target, "groups": groups, "env": env, "cwd": cwd, "main": main}
             try:
                 socket.send_fds(self.sock, [json.dumps(message).encode()], fds)
             except OSError as exc:
@@ -350,6 +390,10 @@ class ForkServer:
         self._statuses.pop(job_id, None)
 
     def shutdown(self) -> None:
+        self._closing = True
+        self._checked.set()
+        if self._started:
+            self._launched.wait(10)  # a server shut down as it starts is still stopped and reaped
         if self.sock is not None:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
@@ -363,6 +407,32 @@ class ForkServer:
                 self.proc.wait()
         if self.sock is not None:
             self.sock.close()
+
+
+def for_sandbox(sandbox, digest: str | None | object = LATER) -> ForkServer:
+    """The fork server for runners in ``sandbox`` (a :class:`course.grading.sandbox.Sandbox`),
+    not started yet."""
+    from course.grading.process import PRELOAD
+
+    return ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}), PRELOAD, digest)
+
+
+def prestart() -> ForkServer | None:
+    """A fork server started before the batch has read its course, waiting for the package
+    digest (:meth:`ForkServer.check`): ``course grade`` starts it first, so its imports run on
+    the second core while the command imports nbgrader (about a second here). ``None`` where
+    it would not be used: no bubblewrap, or ``COURSE_FORKSERVER=off``."""
+    from course.errors import SandboxUnavailable
+    from course.grading.sandbox import Sandbox
+
+    if not enabled():
+        return None
+    try:
+        server = for_sandbox(Sandbox(Path("/"), enabled=True))
+    except SandboxUnavailable:
+        return None
+    server.start()
+    return server
 
 
 class Injected:
@@ -404,8 +474,9 @@ class Injected:
 
 
 def launch(server: ForkServer, argv: list[str], env: dict[str, str], cwd: str, groups: list[str],
-           channel_fd: int, timeout: float) -> Injected:
-    """Start the sandbox ``argv`` (ending in :data:`STUB`) and the server's runner inside it."""
+           channel_fd: int, timeout: float, main: str = "runner") -> Injected:
+    """Start the sandbox ``argv`` (ending in :data:`STUB`) and the server's runner (or, with
+    ``main="evaluator"``, the evaluator) inside it."""
     stub = subprocess.Popen(argv, cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     assert stub.stdout is not None
@@ -427,7 +498,7 @@ def launch(server: ForkServer, argv: list[str], env: dict[str, str], cwd: str, g
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
         try:
-            job_id = server.spawn(target, groups, env, cwd, [stdin_r, out_w, channel_fd])
+            job_id = server.spawn(target, groups, env, cwd, [stdin_r, out_w, channel_fd], main)
         except BaseException:
             for fd in (stdin_w, out_r):
                 os.close(fd)

@@ -38,8 +38,12 @@ from course.sandboxed.protocol import (
 )
 
 #: Modules imported before the student's first cell / by the evaluator before any job.
-PRELOAD = ["nbformat", "numpy", "pandas", "plotly.graph_objects", "plotly.io", "course.checks",
-           "course.notebook", "course.plots", "course.variants"]
+#: ``module:function`` also calls a warm-up (see :func:`course.sandboxed.runner.preload`).
+PRELOAD = ["nbformat", "numpy", "pandas", "plotly.graph_objects", "plotly.io", "plotly.express",
+           "course.checks", "course.notebook", "course.variants", "course.plots:warm",
+           "course.sandboxed.runner:warm", "course.sandboxed.shell:warm"]
+#: The evaluator's: it runs test cells only (they read figures as JSON, never draw one).
+EVALUATOR_PRELOAD = [m for m in PRELOAD if m not in ("course.plots:warm", "course.sandboxed.runner:warm")]
 OUTPUT_BUDGET = 32 * 2**20  # cell outputs kept per notebook (the autograded copy stays readable)
 MAX_HEADER = 24 * 2**20  # one report (a cell's outputs)
 GRACE = 10.0  # seconds beyond a cell's own wall-clock allowance before the sandbox is killed
@@ -355,15 +359,17 @@ class Evaluator:
     routes the replies. If the server dies, it is started again and the jobs it held are sent
     once more; a job that fails twice is a grader failure."""
 
-    def __init__(self, sandbox: Sandbox, files: Path | None, limits: Limits, warmup: list[str] | None = None) -> None:
+    def __init__(self, sandbox: Sandbox, files: Path | None, limits: Limits, warmup: list[str] | None = None,
+                 forkserver: ForkServer | None = None) -> None:
         import threading
 
         self.sandbox = sandbox
+        self.forkserver = forkserver if sandbox.enabled else None  # forks a pre-imported evaluator
         self.files = files
         self.limits = limits
         self.warmup = warmup or []
         self.scratch = None if sandbox.enabled else tempfile.mkdtemp(prefix="course-eval-")
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | Injected | None = None
         self._lock = threading.Lock()  # writing to the server, starting it
         self._ready = threading.Event()
         self._dead = threading.Event()
@@ -403,14 +409,29 @@ class Evaluator:
         if failure:
             raise failure[0]
 
-    def _keep(self, generation: int, started, failure: list) -> None:
+    def _launch(self, env: dict[str, str]) -> subprocess.Popen | Injected:
+        """The server process: forked from the batch's fork server when it is ready (its imports
+        already done), else a fresh sandboxed Python."""
+        server = self.forkserver
+        if server is not None and server.wait_ready(min(60.0, self.limits.startup_timeout)):
+            argv, _ = self.sandbox.evaluator_command(self.files, command=list(STUB))
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                return launch(server, argv, env, "/tmp", [], devnull, self.limits.startup_timeout, main="evaluator")
+            except (ForkServerUnavailable, OSError):
+                pass  # started the ordinary way
+            finally:
+                os.close(devnull)
         argv, cwd = self.sandbox.evaluator_command(self.files)
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _keep(self, generation: int, started, failure: list) -> None:
         env = self.sandbox.env({}, home="/tmp" if self.scratch is None else self.scratch)
         try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            proc = self._launch(env)
             assert proc.stdin is not None and proc.stdout is not None
-            frames.write_frame(proc.stdin.fileno(), {"memory": self.limits.memory, "preload": PRELOAD,
+            frames.write_frame(proc.stdin.fileno(), {"memory": self.limits.memory, "preload": EVALUATOR_PRELOAD,
                                                      "warmup": self.warmup, "cell_timeout": self.limits.cell_timeout})
         except OSError as exc:
             failure.append(exc)

@@ -260,9 +260,10 @@ class Sandbox:
         args = [*self._base(), "--bind", str(workdir), inside, "--remount-ro", "/", "--chdir", inside, *argv]
         return args, "/"
 
-    def evaluator_command(self, files: Path | None) -> tuple[list[str], str]:
-        """Command running the evaluator fork server (no writable host folder at all)."""
-        argv = self.python_command("course.sandboxed.evaluate")
+    def evaluator_command(self, files: Path | None, command: list[str] | None = None) -> tuple[list[str], str]:
+        """Command running the evaluator fork server (or ``command``, the fork server's
+        placeholder), with no writable host folder at all."""
+        argv = command or self.python_command("course.sandboxed.evaluate")
         if not self.enabled:
             return argv, "/"
         args = self._base()
