@@ -119,44 +119,40 @@ def grade_cmd(
     from course.grading import forkserver
 
     # first, before nbgrader is imported: the runners' fork server imports on the other core
-    early = None if no_sandbox or scheduler else forkserver.prestart()
-    try:
-        from course.grading import batch
-        from course.grading.dask_pool import configured_scheduler
-        from course.grading.sandbox import Limits, parse_size
-        from course.reports import summary
+    early = None if no_sandbox or scheduler else forkserver.prestart()  # dies with this process if unused
+    from course.grading import batch
+    from course.grading.dask_pool import configured_scheduler
+    from course.grading.sandbox import Limits, parse_size
+    from course.reports import summary
 
-        course = Course.find(root)
-        limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
-        options = batch.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox, variants=not no_variants, students=student,
-                                scheduler=configured_scheduler(course, scheduler))
-        if no_sandbox:
-            err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
-        found = course.students(assignment)
-        unknown = [s for s in student or [] if s not in found]
-        if unknown:
-            message = (f"no submission of {assignment} for {', '.join(repr(s) for s in unknown)} under "
-                       f"{course.folder('submitted')}/<student>/{assignment}/")
-            if len(unknown) == len(student or []):
-                fail(message)
-            err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False)
-        total = len([s for s in found if not student or s in student])
-        if not total:
-            fail(f"no submissions found under {course.folder('submitted')}/<student>/{assignment}/")
-        with summary.progress_bar(console, assignment, total) as advance:
-            result = batch.grade(course, assignment, options, on_result=advance, early=early)
-        _write_stats(result)
-        console.print(summary.table(result))
-        failed = summary.grader_failures(result)
-        if failed:
-            for cause, students in failed.items():
-                err_console.print(f"[bold red]NOT GRADED[/] ({len(students)}: {', '.join(students[:10])}): {cause}",
-                                  highlight=False)
-            fail(f"the grader itself failed for {sum(map(len, failed.values()))} submission(s); their scores were not "
-                 "recorded. Fix the cause shown above and grade them again with --student.")
-    finally:
-        if early is not None:
-            early.shutdown()  # unused when a check above failed; already done otherwise
+    course = Course.find(root)
+    limits = Limits(memory=parse_size(memory), cell_timeout=timeout, notebook_timeout=notebook_timeout)
+    options = batch.Options(jobs=jobs, limits=limits, sandbox=not no_sandbox, variants=not no_variants, students=student,
+                            scheduler=configured_scheduler(course, scheduler))
+    if no_sandbox:
+        err_console.print("[bold yellow]warning:[/] --no-sandbox: student code runs with your rights.")
+    found = course.students(assignment)
+    unknown = [s for s in student or [] if s not in found]
+    if unknown:
+        message = (f"no submission of {assignment} for {', '.join(repr(s) for s in unknown)} under "
+                   f"{course.folder('submitted')}/<student>/{assignment}/")
+        if len(unknown) == len(student or []):
+            fail(message)
+        err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+    total = len([s for s in found if not student or s in student])
+    if not total:
+        fail(f"no submissions found under {course.folder('submitted')}/<student>/{assignment}/")
+    with summary.progress_bar(console, assignment, total) as advance:
+        result = batch.grade(course, assignment, options, on_result=advance, early=early)
+    _write_stats(result)
+    console.print(summary.table(result))
+    failed = summary.grader_failures(result)
+    if failed:
+        for cause, students in failed.items():
+            err_console.print(f"[bold red]NOT GRADED[/] ({len(students)}: {', '.join(students[:10])}): {cause}",
+                              highlight=False)
+        fail(f"the grader itself failed for {sum(map(len, failed.values()))} submission(s); their scores were not "
+             "recorded. Fix the cause shown above and grade them again with --student.")
     console.print(f"[green]scores saved to the gradebook; autograded notebooks in "
                   f"{course.folder('autograded')}/*/{assignment}/[/]")
 

@@ -409,12 +409,12 @@ class ForkServer:
             self.sock.close()
 
 
-def for_sandbox(sandbox, digest: str | None | object = LATER) -> ForkServer:
+def for_sandbox(sandbox) -> ForkServer:
     """The fork server for runners in ``sandbox`` (a :class:`course.grading.sandbox.Sandbox`),
     not started yet."""
     from course.grading.process import PRELOAD
 
-    return ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}), PRELOAD, digest)
+    return ForkServer(sandbox.python_command("course.grading.forkserver"), sandbox.env({}), PRELOAD)
 
 
 def prestart() -> ForkServer | None:
