@@ -247,3 +247,28 @@ def test_a_prestarted_server_waits_for_the_batch_and_is_used_only_if_it_fits(tmp
     assert unsandboxed is not None
     assert start_forkserver(Sandbox(ROOT, enabled=False), unsandboxed) is None
     assert unsandboxed.proc is not None and unsandboxed.proc.poll() is not None
+
+
+def test_an_evaluator_the_server_cannot_start_is_started_fresh():
+    """Where the server's child cannot enter the evaluator's sandbox (on a hub whose grader is
+    not root, bubblewrap nests user namespaces the child may not join), the forked evaluator
+    dies before it is ready: the job runs in a fresh evaluator at once, and later ones too."""
+
+    class NoSandboxForTheStub(Sandbox):
+        def evaluator_command(self, files, command=None):  # the placeholder runs on the host
+            return (list(command), "/") if command else super().evaluator_command(files)
+
+    sandbox = NoSandboxForTheStub(ROOT, limits=Limits())
+    server = start_forkserver(sandbox)
+    assert server is not None and server.wait_ready(120), server and server.problem
+    evaluator = Evaluator(sandbox, None, sandbox.limits, [], server)
+    job = {"cells": [{"i": 0, "role": "locked", "source": "print(6 * 7)"}], "deadline": 120, "cell_timeout": 60}
+    try:
+        replies = [evaluator.evaluate(dict(job), b""), evaluator.evaluate(dict(job), b"")]
+        assert not isinstance(evaluator.proc, forkserver.Injected) and evaluator.forkserver is None
+    finally:
+        evaluator.shutdown()
+        server.shutdown()
+    for reply in replies:
+        assert "error" not in reply, reply
+        assert reply["cells"]["0"]["outputs"][0]["text"] == "42\n"

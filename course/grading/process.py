@@ -377,6 +377,7 @@ class Evaluator:
         self._next_id = 0
         self._generation = 0
         self._closing = False
+        self._fell_back = False  # the last server was forked and died before it was ready
         self._threading = threading
 
     def work_dir(self, job_id: int) -> str:
@@ -460,7 +461,11 @@ class Evaluator:
             pass
         finally:
             if generation == self._generation:
+                if isinstance(proc, Injected) and not self._ready.is_set():
+                    self.forkserver = None  # it could not give us a working one: start fresh from now on
+                    self._fell_back = True
                 self._dead.set()
+                self._ready.set()  # wakes a caller waiting for the start (it checks _dead)
                 for done, _box in list(self._pending.values()):
                     done.set()  # an empty box: the server is gone
 
@@ -478,9 +483,15 @@ class Evaluator:
 
     def _send(self, job: dict, payload: bytes) -> tuple[int, Any, list]:
         with self._lock:
-            self._start_locked()
-            if not self._ready.wait(self.limits.startup_timeout + self.limits.notebook_timeout) or self._dead.is_set():
+            for _attempt in (1, 2):  # a forked evaluator that died before it was ready: once more, fresh
+                self._fell_back = False
+                self._start_locked()
+                if self._ready.wait(self.limits.startup_timeout + self.limits.notebook_timeout) and not self._dead.is_set():
+                    break
                 self._stop_proc()
+                if not self._fell_back:
+                    raise RuntimeError("the evaluator did not start")
+            else:
                 raise RuntimeError("the evaluator did not start")
             self._next_id += 1
             job_id = self._next_id
