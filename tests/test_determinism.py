@@ -101,7 +101,7 @@ def test_the_class_scores_what_it_earns(runs):
 
 
 GRADER = textwrap.dedent("""\
-    import json, pathlib, sys, threading, time
+    import json, pathlib, sys
     sys.path.insert(0, {copy_parent!r})
     import course
     assert course.__file__.startswith({copy_parent!r}), course.__file__
@@ -109,30 +109,38 @@ GRADER = textwrap.dedent("""\
     from course.grading.sandbox import Limits
     from course.layout import Course
     values = pathlib.Path(course.__file__).parent / "sandboxed" / "values.py"
+    edited_after = []
 
-    def sabotage():  # while the batch runs, the installed package changes under it: a new version
-        time.sleep({delay})  # of the value format would carry every float doubled to the tests
-        text = values.read_text()
-        values.write_text(text.replace("    if math.isfinite(x):\\n        return x\\n", "    if math.isfinite(x):\\n        return x * 2\\n"))
+    def sabotage(outcome, done, total):  # once the first result is in, the installed package changes
+        if done == 1:  # under the batch: a new version of the value format would carry every float
+            text = values.read_text()  # doubled to the tests of the notebooks still to grade
+            values.write_text(text.replace("    if math.isfinite(x):\\n        return x\\n",
+                                           "    if math.isfinite(x):\\n        return x * 2\\n"))
+            edited_after.append((done, total))
 
-    threading.Thread(target=sabotage, daemon=True).start()
     c = Course.load(pathlib.Path({course!r}))
-    result = batch.grade(c, {assignment!r}, batch.Options(jobs=1, limits=Limits(cell_timeout=20)))
-    print(json.dumps({{o.student: o.auto_score for o in result.outcomes}}))
+    result = batch.grade(c, {assignment!r}, batch.Options(jobs=1, limits=Limits(cell_timeout=20)), on_result=sabotage)
+    print(json.dumps({{"edited_after": edited_after, "scores": {{o.student: o.auto_score for o in result.outcomes}}}}))
 """)
 
 
-def test_an_edit_to_the_package_mid_batch_changes_no_score(tmp_path):
-    """A batch grades every notebook on the package as it was when the batch started."""
+@pytest.mark.parametrize("server", ["on", "off"])
+def test_an_edit_to_the_package_mid_batch_changes_no_score(tmp_path, server):
+    """A batch grades every notebook on the package as it was when the batch started.
+
+    With the fork server, its preloaded modules predate the edit; without it (off, or on a hub
+    where it cannot start), every runner and the evaluator import the package afresh: only the
+    batch's frozen copy keeps the edit out."""
     copy_parent = tmp_path / "site"
     shutil.copytree(course_package_dir(), copy_parent / "course", ignore=shutil.ignore_patterns("__pycache__"))
     course = kit.make_course(tmp_path / "c")
     for k in range(6):
         kit.submit(course, f"ref{k}", kit.reference(course))
-    script = GRADER.format(copy_parent=str(copy_parent), course=str(course.root), assignment=A, delay=4)
+    script = GRADER.format(copy_parent=str(copy_parent), course=str(course.root), assignment=A)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "COURSE_VARIANTS": "off"}, check=False)
+                          env={**os.environ, "COURSE_VARIANTS": "off", "COURSE_FORKSERVER": server}, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "return x * 2" in (copy_parent / "course" / "sandboxed" / "values.py").read_text()  # it did change
-    assert got == {f"ref{k}": 5.0 for k in range(6)}
+    assert got["edited_after"] == [[1, 6]]  # five notebooks were still to grade when it changed
+    assert got["scores"] == {f"ref{k}": 5.0 for k in range(6)}
