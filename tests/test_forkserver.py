@@ -16,7 +16,7 @@ from course.grading.pool import start_forkserver
 from course.grading.process import PRELOAD, Evaluator, StudentSession
 from course.grading.sandbox import Limits, Sandbox
 from tests import grading_kit as kit
-from tests.support import ROOT
+from tests.support import REQUIRE_SANDBOX_ENV, ROOT, required
 
 A = kit.ASSIGNMENT
 pytestmark = pytest.mark.sandbox
@@ -272,3 +272,87 @@ def test_an_evaluator_the_server_cannot_start_is_started_fresh():
     for reply in replies:
         assert "error" not in reply, reply
         assert reply["cells"]["0"]["outputs"][0]["text"] == "42\n"
+
+
+#: Run as an account that is not root, with the system's Python and only this module: join the
+#: placeholder's sandbox as the server's child does, then report from inside its PID namespace.
+ENTER_AS_USER = '''
+import ctypes, importlib.util, json, os, sys
+spec = importlib.util.spec_from_file_location("forkserver", sys.argv[1])
+fs = importlib.util.module_from_spec(spec); spec.loader.exec_module(fs)
+libc = ctypes.CDLL(None, use_errno=True)
+read, write = os.pipe()
+if os.fork() == 0:
+    try:
+        fs._enter(libc, int(sys.argv[2]), [], int(open("/proc/sys/kernel/cap_last_cap").read()))
+        if os.fork() == 0:
+            status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+            os.write(write, json.dumps({"ns": {n: os.stat(f"/proc/self/ns/{n}").st_ino for n in fs.NAMESPACES},
+                                        "pid": os.getpid(), "uid": os.getuid(), "host": os.uname().nodename,
+                                        "caps": status["CapEff"].strip(), "nnp": status["NoNewPrivs"].strip()}).encode())
+            os._exit(0)
+        os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
+    except OSError as exc:
+        os.write(write, json.dumps({"error": str(exc)}).encode())
+        os._exit(1)
+os.close(write)
+print(os.read(read, 65536).decode())
+'''
+
+
+def _descendant(pid: int, comm: str) -> int:
+    """The first process named ``comm`` below ``pid`` (breadth first)."""
+    import subprocess
+
+    queue = [pid]
+    while queue:
+        parent = queue.pop(0)
+        children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
+        for child in map(int, children):
+            if Path(f"/proc/{child}/comm").read_text().strip() == comm:
+                return child
+            queue.append(child)
+    raise LookupError(f"no {comm} below {pid}")
+
+
+def test_a_grader_that_is_not_root_enters_the_sandbox_it_started():
+    """A hub's grader is an ordinary account: bubblewrap run by it makes the sandbox's user
+    namespace inside another one that owns the rest. The server's child must still join every
+    namespace (that owner first), end up as the sandbox's user, and hold no capability."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.geteuid() != 0 or not shutil.which("runuser") or not Path("/usr/bin/python3").exists():
+        message = "needs root (to act as another account), runuser and the system's python3"
+        if required(REQUIRE_SANDBOX_ENV):  # CI runs as root on Debian: there it must run
+            pytest.fail(f"{message}, and {REQUIRE_SANDBOX_ENV}=1 requires it", pytrace=False)
+        pytest.skip(message)
+    user, bwrap = "nobody", shutil.which("bwrap")
+    assert bwrap
+    folder = Path(tempfile.mkdtemp(prefix="forkserver-"))  # readable by that account
+    folder.chmod(0o755)
+    module = folder / "forkserver.py"
+    shutil.copy(forkserver.__file__, module)
+    module.chmod(0o644)
+    placeholder = subprocess.Popen(
+        ["runuser", "-u", user, "--", bwrap, "--unshare-all", "--die-with-parent", "--unshare-user",
+         "--uid", "1000", "--gid", "1000", "--hostname", "sandbox", "--ro-bind", "/", "/", "--proc", "/proc",
+         "--dev", "/dev", *forkserver.STUB], stdout=subprocess.PIPE)
+    try:
+        assert placeholder.stdout is not None and placeholder.stdout.readline() == b"ready\n"
+        target = _descendant(placeholder.pid, "sleep")
+        want = {name: os.stat(f"/proc/{target}/ns/{name}").st_ino for name in forkserver.NAMESPACES}
+        proc = subprocess.run(["runuser", "-u", user, "--", "/usr/bin/python3", "-c", ENTER_AS_USER, str(module),
+                               str(target)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        seen = json.loads(proc.stdout)
+        assert "error" not in seen, seen
+        assert seen["ns"] == want
+        assert seen["uid"] == 1000 and seen["host"] == "sandbox" and seen["pid"] > 1  # in its PID namespace
+        assert seen["caps"] == "0000000000000000" and seen["nnp"] == "1"
+    finally:
+        placeholder.kill()
+        placeholder.wait()
+        shutil.rmtree(folder, ignore_errors=True)

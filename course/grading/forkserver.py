@@ -8,8 +8,9 @@ each notebook forks a process that *enters* that notebook's own fresh bubblewrap
 1. the grader starts the sandbox as before (bwrap, same mounts and namespaces, same cgroup), but
    with a placeholder command (``sleep``) instead of the runner, and finds its host PID;
 2. the server forks an intermediate process that joins the sandbox's cgroups and then every one
-   of its namespaces (IPC, UTS, network, cgroup, PID, mount, user last when the grader is root:
-   bwrap run by root makes the others before the user namespace), drops every capability (the
+   of its namespaces (IPC, UTS, network, cgroup, PID, mount, then user; a grader that is not
+   root first joins the user namespace that owns the others, which bwrap run by a user nests the
+   sandbox's own inside), drops every capability (the
    bounding, ambient, effective, permitted and inheritable sets) and sets ``no_new_privs``;
 3. it forks once more, so the child is inside the sandbox's PID namespace: that child starts a
    new session, keeps only the notebook's pipes (stdin, terminal, report channel: every other
@@ -33,6 +34,7 @@ no ``os.setns``).
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import selectors
@@ -55,6 +57,7 @@ LATER = object()  # a ForkServer's digest, sent with ForkServer.check() once the
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 1, 38, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+NS_GET_USERNS = 0xB701  # ioctl on a namespace's fd: a new fd for the user namespace that owns it
 CAP_VERSION_3 = 0x20080522
 
 
@@ -100,14 +103,22 @@ def _enter(libc, target: int, groups: list[str], last_cap: int) -> None:
         for fd in fds.values():
             os.close(fd)
         raise OSError(f"process {target} shares this host's {', '.join(shared)} namespace(s): not a sandbox")
-    order = list(NAMESPACES) if os.geteuid() == 0 else ["user", *[n for n in NAMESPACES if n != "user"]]
+    joins = [(name, fds[name]) for name in NAMESPACES if name != "user"] + [("user", fds["user"])]
+    user = here["user"]
     if os.geteuid() == 0:
         os.setgroups([])
     try:
-        for name in order:
-            if here[name] == os.fstat(fds[name]).st_ino:
-                continue  # already there (bwrap could not make this one)
-            _call(libc.setns(fds[name], 0), f"setns({name})")
+        if os.geteuid() != 0:  # unprivileged, the others may be joined only from inside the user
+            # namespace that owns them: the sandbox's own, or its parent (bwrap run by a user nests)
+            fds["owner"] = fcntl.ioctl(fds["ipc"], NS_GET_USERNS)
+            joins.insert(0, ("user", fds["owner"]))
+        for name, fd in joins:
+            ino = os.fstat(fd).st_ino
+            if ino == (user if name == "user" else here[name]):
+                continue  # already there (bwrap could not make this one, or it owns the others)
+            _call(libc.setns(fd, 0), f"setns({name})")
+            if name == "user":
+                user = ino
     finally:
         for fd in fds.values():
             os.close(fd)
