@@ -146,6 +146,8 @@ def grade_cmd(
         result = batch.grade(course, assignment, options, on_result=advance, early=early)
     _write_stats(result)
     console.print(summary.table(result))
+    if result.note:
+        err_console.print(f"[yellow]note:[/] {result.note}", highlight=False)
     failed = summary.grader_failures(result)
     if failed:
         for cause, students in failed.items():

@@ -71,6 +71,7 @@ def both_ways(tmp_path_factory):
         mp.setenv(forkserver.SWITCH_ENV, mode)
         result = batch.grade(course, A, batch.Options(jobs=2))
         assert all(nb.status == "graded" for o in result.outcomes for nb in o.notebooks), result.outcomes
+        assert result.note == "", result.note  # nothing started the slow way behind the fork server's back
         seen[mode] = _facts(course, students)
         scores[mode] = {o.student: ([nb.scores for nb in o.notebooks], o.auto_score) for o in result.outcomes}
         best = result.max_auto  # from the gradebook: the points of every autograded test
@@ -272,6 +273,42 @@ def test_an_evaluator_the_server_cannot_start_is_started_fresh():
     for reply in replies:
         assert "error" not in reply, reply
         assert reply["cells"]["0"]["outputs"][0]["text"] == "42\n"
+    assert server.failed == 1 and "could not start 1 process" in server.report(), server.report()
+
+
+def test_a_server_whose_children_cannot_enter_is_given_up_and_reported(tmp_path):
+    """Every forked runner fails to enter its sandbox (here its placeholder is a host process,
+    which the child refuses): each notebook still gets a fresh runner and the same result, and
+    after a few such tries the server is no longer offered, so later notebooks do not pay a
+    failed try first. The batch's note says why."""
+
+    class HostPlaceholder(Sandbox):
+        def student_command(self, workdir, assignment, module="course.sandboxed.runner", command=None):
+            return (list(command), "/") if command else super().student_command(workdir, assignment, module)
+
+    course = kit.make_course(tmp_path / "c")
+    work = tmp_path / "work"
+    work.mkdir()
+    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
+    sandbox = HostPlaceholder(course.root, limits=Limits())
+    server = start_forkserver(sandbox)
+    assert server is not None and server.wait_ready(120), server and server.problem
+    injected, docs = [], []
+    try:
+        for _ in range(forkserver.GIVE_UP_AFTER + 1):
+            session = _session(sandbox, work, server)
+            injected.append(session.injected)
+            doc, error = session.intake()
+            session.close()
+            assert error is None and doc["cells"]
+            docs.append(doc)
+    finally:
+        server.shutdown()
+    assert injected == [True] * forkserver.GIVE_UP_AFTER + [False]
+    assert all(doc == docs[0] for doc in docs)
+    assert not server.ready and server.entered == 0 and server.failed == forkserver.GIVE_UP_AFTER
+    note = server.report()
+    assert "not a sandbox" in note and f"given up after {forkserver.GIVE_UP_AFTER}" in note, note
 
 
 #: Run as an account that is not root, with the system's Python and only this module: join the

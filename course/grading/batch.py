@@ -149,4 +149,4 @@ def _grade(course: Course, assignment: str, options: Options,
     outcomes.sort(key=lambda o: o.student)
     max_auto = sum(spec.max_auto for spec in job.specs.values())
     return Batch(assignment, outcomes, max_auto, time.monotonic() - start, jobs, package=digest,
-                 startup=startup)
+                 startup=startup, note=pool.note)

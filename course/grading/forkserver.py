@@ -54,6 +54,7 @@ STUB = ("/bin/sh", "-c", "echo ready; exec sleep infinity")
 MAX_MESSAGE = 1 << 20
 FAILED_ENTRY = 125  # exit code of a child that could not enter its sandbox
 LATER = object()  # a ForkServer's digest, sent with ForkServer.check() once the batch knows it
+GIVE_UP_AFTER = 3  # children that could not enter their sandbox, none having entered one: stop offering
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 1, 38, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -306,10 +307,37 @@ class ForkServer:
         self._statuses: dict[int, int] = {}
         self._done: dict[int, threading.Event] = {}
         self._next = 0
+        self.entered = self.failed = 0  # children that entered their sandbox / could not
+        self.entry_problem = ""  # what the first one that could not said
+        self._given_up = False
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set() and not self._gone.is_set()
+        return self._ready.is_set() and not self._gone.is_set() and not self._given_up
+
+    def note_entry(self, entered: bool, said: str = "") -> None:
+        """What a caller saw of one child: it entered its sandbox (its first frame came), or it
+        could not (``said``: what it printed). After :data:`GIVE_UP_AFTER` failures and no
+        success the server is no longer offered: each notebook would pay a failed try first."""
+        with self._lock:
+            if entered:
+                self.entered += 1
+                return
+            self.failed += 1
+            self.entry_problem = self.entry_problem or said.strip()[-300:] or "a child could not enter its sandbox"
+            if not self.entered and self.failed >= GIVE_UP_AFTER:
+                self._given_up = True
+
+    def report(self) -> str:
+        """One line for the batch's summary when the server did not start every notebook it was
+        asked to ('' when it did): grading was slower, the scores are the same."""
+        if self.failed:
+            given_up = f"; given up after {self.failed} tries" if self._given_up else ""
+            return (f"the fork server could not start {self.failed} process(es) in their sandbox, so they "
+                    f"started fresh ({self.entry_problem}{given_up})")
+        if not self.entered and (self.problem or not self._ready.is_set() or self._gone.is_set()):
+            return f"the fork server was not used ({self.problem or 'it did not start'}): runners started fresh"
+        return ""
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait while the server is still importing (a runner started meanwhile would import the

@@ -64,3 +64,4 @@ class Batch:
     jobs: int
     package: str = ""  # digest of the frozen course package every notebook of the batch ran on
     startup: float = 0.0  # seconds before the first notebook started (specs, probe, package copy)
+    note: str = ""  # why grading took the slower path for some notebooks (same scores), if it did

@@ -50,6 +50,7 @@ class LocalPool:
         self.job = job
         self.jobs = max(1, jobs)
         self.early = early  # a fork server started before the batch (forkserver.prestart)
+        self.note = ""  # after run(): why some runners did not come from the fork server, if any did not
 
     def run(self, students: Iterable[str]) -> Iterator[StudentOutcome]:
         """Grade ``students``; yield each outcome as it completes."""
@@ -77,6 +78,7 @@ class LocalPool:
             evaluator.shutdown()
             if server is not None:
                 server.shutdown()
+                self.note = server.report()
 
 
 def start_forkserver(sandbox: Sandbox, early: forkserver.ForkServer | None = None) -> forkserver.ForkServer | None:

@@ -132,7 +132,8 @@ class StudentSession:
         self.sandbox, self.limits, self.cgroups = sandbox, limits, cgroups
         self.workdir, self.assignment, self.notebook, self.env = workdir, assignment, notebook, env
         self.start = time.monotonic()
-        self._open(forkserver if sandbox.enabled else None)
+        self.forkserver = forkserver if sandbox.enabled else None
+        self._open(self.forkserver)
 
     def _open(self, forkserver: ForkServer | None) -> None:
         """Start the runner: forked from the fork server when it is ready, else a fresh Python."""
@@ -222,10 +223,15 @@ class StudentSession:
         except (_Ended, frames.FrameError) as exc:
             self.close()
             if self.injected and time.monotonic() < deadline:  # the fork server's runner failed to
-                self._open(None)  # enter its sandbox (nothing of the notebook ran): start afresh
+                assert self.forkserver is not None  # enter its sandbox (nothing of the notebook ran)
+                self.forkserver.note_entry(False, self.said())
+                self.diagnostics.clear()
+                self._open(None)  # start afresh
                 return self.intake()
             timed_out = isinstance(exc, _Ended) and time.monotonic() >= deadline
             raise StartFailure("timed out" if timed_out else f"exit code {self.proc.returncode}", self.said()) from None
+        if self.injected and self.forkserver is not None:
+            self.forkserver.note_entry(True)  # its first frame: the forked runner is in its sandbox
         if header.get("type") != "intake" or type(header.get("ok")) is not bool:
             self.close()
             raise StartFailure("it answered out of protocol", self.said())
@@ -450,6 +456,8 @@ class Evaluator:
                 reader.feed(chunk)
                 for header, _ in reader.frames:
                     if header.get("type") == "ready":
+                        if isinstance(proc, Injected) and self.forkserver is not None and not self._ready.is_set():
+                            self.forkserver.note_entry(True)
                         self._ready.set()
                     elif type(header.get("id")) is int and header["id"] in self._pending:
                         done, box = self._pending[header["id"]]
@@ -461,7 +469,8 @@ class Evaluator:
             pass
         finally:
             if generation == self._generation:
-                if isinstance(proc, Injected) and not self._ready.is_set():
+                if isinstance(proc, Injected) and not self._ready.is_set() and self.forkserver is not None:
+                    self.forkserver.note_entry(False, "the forked evaluator died before it was ready")
                     self.forkserver = None  # it could not give us a working one: start fresh from now on
                     self._fell_back = True
                 self._dead.set()
