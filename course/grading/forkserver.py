@@ -324,7 +324,7 @@ class ForkServer:
                 self.entered += 1
                 return
             self.failed += 1
-            self.entry_problem = self.entry_problem or said.strip()[-300:] or "a child could not enter its sandbox"
+            self.entry_problem = self.entry_problem or said.strip()[-300:]  # the first that says why
             if not self.entered and self.failed >= GIVE_UP_AFTER:
                 self._given_up = True
 
@@ -334,7 +334,7 @@ class ForkServer:
         if self.failed:
             given_up = f"; given up after {self.failed} tries" if self._given_up else ""
             return (f"the fork server could not start {self.failed} process(es) in their sandbox, so they "
-                    f"started fresh ({self.entry_problem}{given_up})")
+                    f"started fresh ({self.entry_problem or 'it did not say why'}{given_up})")
         if not self.entered and (self.problem or not self._ready.is_set() or self._gone.is_set()):
             return f"the fork server was not used ({self.problem or 'it did not start'}): runners started fresh"
         return ""

@@ -470,7 +470,7 @@ class Evaluator:
         finally:
             if generation == self._generation:
                 if isinstance(proc, Injected) and not self._ready.is_set() and self.forkserver is not None:
-                    self.forkserver.note_entry(False, "the forked evaluator died before it was ready")
+                    self.forkserver.note_entry(False)  # (its stderr is /dev/null: no reason to pass on)
                     self.forkserver = None  # it could not give us a working one: start fresh from now on
                     self._fell_back = True
                 self._dead.set()

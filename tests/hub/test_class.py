@@ -237,6 +237,8 @@ def test_course_grade_on_the_postgresql_gradebook(deployment, story):
     for case in (kit.CASE_ON_TIME, kit.CASE_LATE):
         proc = kit.course_cmd(deployment, "grade", case, "--jobs", "2", check=False)
         assert proc.returncode == 0, f"course grade {case} failed on PostgreSQL:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        # the grader is an ordinary account: its fork server still starts every runner (no note)
+        assert "fork server" not in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
         got = kit.scores(deployment, case)
         students = {s for (s, c) in story.submitted if c == case}
         assert set(got) == students, f"{case}: gradebook has {sorted(got)}, submitted {sorted(students)}"
