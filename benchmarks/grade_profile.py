@@ -3,13 +3,15 @@
     python benchmarks/grade_profile.py                        # case 01, 6 submissions, one worker
     python benchmarks/grade_profile.py --case case04_community_crm --count 4
 
-One worker, so nothing competes: per notebook it reports the wall time of phase 1 (a fresh
-sandbox: interpreter start, intake, imports, the student's cells), of phase 2 (the evaluator's
-forked child: the trusted cells on the exported values) and the grader's own CPU seconds
-(restore, plan, writing the autograded notebook, the gradebook), then the fixed costs measured
-on their own: a bare interpreter in the sandbox, and the same sandbox importing what every
-notebook preloads. One plain run of the notebook (what ``grade_speed.py``'s floor runs once per
-submission) is what all of this compares with. Same setup as ``grade_speed.py`` (a third of the submissions blank, ``COURSE_VARIANTS=off``).
+One worker, so nothing competes: per notebook it reports the wall time of phase 1 (its own
+fresh sandbox, a runner forked into it from the batch's fork server, intake, the student's
+cells), of phase 2 (the evaluator's forked child: the trusted cells on the exported values) and
+the grader's own CPU seconds (restore, plan, writing the autograded notebook, the gradebook),
+then what the fork server pays once per batch instead of per notebook, measured on its own: a
+bare interpreter in the sandbox, and the same sandbox importing what every notebook preloads
+(with ``COURSE_FORKSERVER=off`` each notebook pays that again). One plain run of the notebook
+(what ``grade_speed.py``'s floor runs once per submission) is what all of this compares with.
+Same setup as ``grade_speed.py`` (a third of the submissions blank, ``COURSE_VARIANTS=off``).
 """
 
 from __future__ import annotations
@@ -74,17 +76,17 @@ def main() -> None:
                               "from course.sandboxed import shell\nshell.make_shell()\n")
     plain_mean = statistics.mean(plain[grade_speed.kind_of(s)] for s in students)
     rows = [
-        ("phase 1: sandbox, intake, imports, student cells (wall, median)", statistics.median(phase1)),
+        ("phase 1: sandbox, forked runner, intake, student cells (wall, median)", statistics.median(phase1)),
         ("phase 2: trusted cells in the evaluator's child (wall, median)", statistics.median(phase2)),
         ("grader process: restore, plan, write, gradebook (CPU, mean)", grader_cpu),
-        ("  of phase 1: bare interpreter in the sandbox (wall)", bare),
-        ("  of phase 1: sandbox + preloaded imports + shell (wall)", preload),
+        ("once per batch: bare interpreter in the sandbox (wall)", bare),
+        ("once per batch: sandbox + preloaded imports + shell (wall)", preload),
         ("plain run of the notebook with its tests (the floor, mean)", plain_mean),
     ]
     print(f"{args.case}: {args.count} submissions, one worker, batch {result.seconds:.1f} s, "
           f"start {result.startup:.1f} s")
     for label, seconds in rows:
-        print(f"  {label:66s} {seconds:6.2f} s")
+        print(f"  {label:70s} {seconds:6.2f} s")
     total = statistics.median(phase1) + statistics.median(phase2) + grader_cpu
     print(f"  per notebook {total:.2f} s against a floor of {plain_mean:.2f} s: "
           f"{plain_mean / total:.0%} of the limit before any parallel loss")
