@@ -13,7 +13,7 @@ import pytest
 
 from course.grading import batch, forkserver
 from course.grading.pool import start_forkserver
-from course.grading.process import PRELOAD, Evaluator, StudentSession
+from course.grading.process import PRELOAD, Evaluator, StartFailure, StudentSession
 from course.grading.sandbox import Limits, Sandbox
 from tests import grading_kit as kit
 from tests.support import REQUIRE_SANDBOX_ENV, ROOT, required
@@ -393,3 +393,34 @@ def test_a_grader_that_is_not_root_enters_the_sandbox_it_started():
         placeholder.kill()
         placeholder.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_runner_that_dies_after_entering_does_not_count_against_the_server(tmp_path):
+    """Only the child's own report of a failed entry counts towards giving the server up: a
+    runner that entered and then died without reading its notebook (here: no hello at all, so
+    it exits as a crash would) is started fresh, as before, and leaves the server offered."""
+
+    class Garbled(StudentSession):
+        def _send(self, header):
+            if "notebook" in header:  # the hello: none comes, the runner reads end of file
+                self.proc.stdin.close()
+            else:
+                super()._send(header)
+
+    course = kit.make_course(tmp_path / "c")
+    work = tmp_path / "work"
+    work.mkdir()
+    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
+    sandbox = Sandbox(course.root, limits=Limits())
+    server = start_forkserver(sandbox)
+    assert server is not None and server.wait_ready(120), server and server.problem
+    try:
+        for _ in range(forkserver.GIVE_UP_AFTER):
+            session = Garbled(sandbox, work, A, f"{A}.ipynb", sandbox.env({}), sandbox.limits, None, server)
+            assert session.injected
+            with pytest.raises(StartFailure):
+                session.intake()
+            session.close()
+        assert server.failed == 0 and server.ready and server.report() == ""
+    finally:
+        server.shutdown()

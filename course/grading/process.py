@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from course.grading.cgroups import Cgroups
-from course.grading.forkserver import STUB, ForkServer, ForkServerUnavailable, Injected, launch
+from course.grading.forkserver import (
+    FAILED_ENTRY,
+    STUB,
+    ForkServer,
+    ForkServerUnavailable,
+    Injected,
+    launch,
+)
 from course.grading.sandbox import HOME_INSIDE, Limits, Sandbox
 from course.sandboxed import frames
 from course.sandboxed.protocol import (
@@ -224,7 +231,8 @@ class StudentSession:
             self.close()
             if self.injected and time.monotonic() < deadline:  # the fork server's runner failed to
                 assert self.forkserver is not None  # enter its sandbox (nothing of the notebook ran)
-                self.forkserver.note_entry(False, self.said())
+                if self.proc.returncode == FAILED_ENTRY:  # (only its intermediate says so, before any runner)
+                    self.forkserver.note_entry(False, self.said())
                 self.diagnostics.clear()
                 self._open(None)  # start afresh
                 return self.intake()
