@@ -112,6 +112,22 @@ def test_scores_are_the_same_with_and_without_the_fork_server(both_ways):
     assert all(total == best for _, total in scores["on"].values()), scores["on"]
 
 
+def _ready_server(sandbox: Sandbox) -> forkserver.ForkServer:
+    """The batch's fork server for ``sandbox``, started and done importing."""
+    server = start_forkserver(sandbox)
+    assert server is not None and server.wait_ready(120), server and server.problem
+    return server
+
+
+def _reference_work(tmp_path: Path) -> tuple[Path, Path]:
+    """A scratch course (its root) and a working folder holding its reference notebook."""
+    course = kit.make_course(tmp_path / "c")
+    work = tmp_path / "work"
+    work.mkdir()
+    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
+    return course.root, work
+
+
 def _session(sandbox: Sandbox, work: Path, server) -> StudentSession:
     env = sandbox.env({})
     return StudentSession(sandbox, work, A, f"{A}.ipynb", env, sandbox.limits, None, server)
@@ -119,13 +135,9 @@ def _session(sandbox: Sandbox, work: Path, server) -> StudentSession:
 
 def test_a_dead_fork_server_means_the_ordinary_start(tmp_path):
     """Kill the server: the next notebook starts a fresh runner and is read as usual."""
-    course = kit.make_course(tmp_path / "c")
-    work = tmp_path / "work"
-    work.mkdir()
-    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
-    sandbox = Sandbox(course.root, limits=Limits())
-    server = start_forkserver(sandbox)
-    assert server is not None and server.wait_ready(120), server and server.problem
+    root, work = _reference_work(tmp_path)
+    sandbox = Sandbox(root, limits=Limits())
+    server = _ready_server(sandbox)
     session = _session(sandbox, work, server)
     assert session.injected
     doc, error = session.intake()
@@ -188,8 +200,7 @@ def test_a_forked_evaluator_sees_what_a_fresh_evaluator_sees():
     """The phase-2 evaluator forked from the same server into its own sandbox: field by field
     what a freshly started evaluator sees, apart from the placeholder ``sleep``."""
     sandbox = Sandbox(ROOT, limits=Limits())
-    server = start_forkserver(sandbox)
-    assert server is not None and server.wait_ready(120), server and server.problem
+    server = _ready_server(sandbox)
     job = {"cells": [{"i": 0, "role": "locked", "source": f"COURSE_ROOT = {str(ROOT)!r}\n" + FACTS}],
            "deadline": 120, "cell_timeout": 60}
     seen = {}
@@ -260,8 +271,7 @@ def test_an_evaluator_the_server_cannot_start_is_started_fresh():
             return (list(command), "/") if command else super().evaluator_command(files)
 
     sandbox = NoSandboxForTheStub(ROOT, limits=Limits())
-    server = start_forkserver(sandbox)
-    assert server is not None and server.wait_ready(120), server and server.problem
+    server = _ready_server(sandbox)
     evaluator = Evaluator(sandbox, None, sandbox.limits, [], server)
     job = {"cells": [{"i": 0, "role": "locked", "source": "print(6 * 7)"}], "deadline": 120, "cell_timeout": 60}
     try:
@@ -286,13 +296,9 @@ def test_a_server_whose_children_cannot_enter_is_given_up_and_reported(tmp_path)
         def student_command(self, workdir, assignment, module="course.sandboxed.runner", command=None):
             return (list(command), "/") if command else super().student_command(workdir, assignment, module)
 
-    course = kit.make_course(tmp_path / "c")
-    work = tmp_path / "work"
-    work.mkdir()
-    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
-    sandbox = HostPlaceholder(course.root, limits=Limits())
-    server = start_forkserver(sandbox)
-    assert server is not None and server.wait_ready(120), server and server.problem
+    root, work = _reference_work(tmp_path)
+    sandbox = HostPlaceholder(root, limits=Limits())
+    server = _ready_server(sandbox)
     injected, docs = [], []
     try:
         for _ in range(forkserver.GIVE_UP_AFTER + 1):
@@ -407,13 +413,9 @@ def test_a_runner_that_dies_after_entering_does_not_count_against_the_server(tmp
             else:
                 super()._send(header)
 
-    course = kit.make_course(tmp_path / "c")
-    work = tmp_path / "work"
-    work.mkdir()
-    nbformat.write(kit.reference(course), work / f"{A}.ipynb")
-    sandbox = Sandbox(course.root, limits=Limits())
-    server = start_forkserver(sandbox)
-    assert server is not None and server.wait_ready(120), server and server.problem
+    root, work = _reference_work(tmp_path)
+    sandbox = Sandbox(root, limits=Limits())
+    server = _ready_server(sandbox)
     try:
         for _ in range(forkserver.GIVE_UP_AFTER):
             session = Garbled(sandbox, work, A, f"{A}.ipynb", sandbox.env({}), sandbox.limits, None, server)

@@ -327,7 +327,7 @@ class DaskPool:
             raise ValueError("DaskPool needs a scheduler address or a client")
         self.job = job
         self.scheduler = scheduler
-        self.note = ""  # (the local pool's: why some runners started the slow way)
+        self.note = ""  # nothing to say: Dask workers start every runner fresh (no fork server)
         self._client = client
         self.timeout = timeout
         self.bundle = make_bundle(job.course, job.assignment, job.specs, job.limits, job.sandbox.enabled, job.variants)

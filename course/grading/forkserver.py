@@ -104,13 +104,13 @@ def _enter(libc, target: int, groups: list[str], last_cap: int) -> None:
         for fd in fds.values():
             os.close(fd)
         raise OSError(f"process {target} shares this host's {', '.join(shared)} namespace(s): not a sandbox")
-    joins = [(name, fds[name]) for name in NAMESPACES if name != "user"] + [("user", fds["user"])]
+    joins = [(name, fds[name]) for name in NAMESPACES]  # the sandbox's own user namespace last
     user = here["user"]
-    if os.geteuid() == 0:
-        os.setgroups([])
     try:
-        if os.geteuid() != 0:  # unprivileged, the others may be joined only from inside the user
-            # namespace that owns them: the sandbox's own, or its parent (bwrap run by a user nests)
+        if os.geteuid() == 0:
+            os.setgroups([])
+        else:  # unprivileged, the others may be joined only from inside the user namespace that
+            # owns them: the sandbox's own, or its parent (bwrap run by a user nests one)
             fds["owner"] = fcntl.ioctl(fds["ipc"], NS_GET_USERNS)
             joins.insert(0, ("user", fds["owner"]))
         for name, fd in joins:

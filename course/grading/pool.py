@@ -77,8 +77,8 @@ class LocalPool:
         finally:
             evaluator.shutdown()
             if server is not None:
+                self.note = server.report()  # before the shutdown, which would read as "gone"
                 server.shutdown()
-                self.note = server.report()
 
 
 def start_forkserver(sandbox: Sandbox, early: forkserver.ForkServer | None = None) -> forkserver.ForkServer | None:
