@@ -21,6 +21,7 @@ the same result again.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -94,6 +95,30 @@ class Attempt:
 COLUMNS = [f for f in Attempt.__dataclass_fields__]
 
 
+def _create(path: Path) -> None:
+    """Make the ledger file whole (schema and WAL mode) beside ``path`` and link it into place.
+
+    A reader (``course status``, a test) that finds the file therefore always finds its tables;
+    opening ``path`` directly would show it an empty database for the moment between the file's
+    creation and the schema's commit. The link fails if another service got there first, and that
+    one's file is kept.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+    finally:
+        db.close()
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class Ledger:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
@@ -101,6 +126,8 @@ class Ledger:
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _create(path)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
