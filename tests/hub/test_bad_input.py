@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +99,36 @@ def test_a_release_with_a_missing_notebook_is_refused(deployment):
         f"nbgrader released {case} without its notebook and said:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
 
 
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every process below ``pid``, read from /proc."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # it ended while we looked
+        name = text[text.index("(") + 1: text.rindex(")")]
+        ppid = int(text[text.rindex(")") + 2:].split()[1])
+        parents.setdefault(ppid, []).append((int(stat.parent.name), name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
+def _wait_for_a_sandbox_under(proc: subprocess.Popen, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(name == "bwrap" for _, name in _descendants(proc.pid)):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"course grade ended before any sandbox started:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no sandbox under course grade after {timeout:g} s")
+
+
 def test_database_down_while_grading_then_resumes(collected):
     dep = collected
     before = _snapshot(dep)
@@ -105,7 +136,9 @@ def test_database_down_while_grading_then_resumes(collected):
             f"HOME={dep.settings.grader_home}", str(services.ROOT / ".venv" / "bin" / "course"), "grade", CASE]
     proc = subprocess.Popen(argv, cwd=dep.course, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(3)  # grading has started: workers are running the notebooks
+        # grading has started once a sandbox runs under the grader; until then it has only read the
+        # gradebook (a fixed sleep could outlast a fast grade and stop the database after it ended)
+        _wait_for_a_sandbox_under(proc)
         dep.pg.stop()
         time.sleep(30)  # the database stays down for a while
     finally:
