@@ -16,7 +16,7 @@ def test_a_reader_never_finds_the_ledger_without_its_tables(tmp_path):
         path = tmp_path / f"ledger-{k}.sqlite"
         seen = threading.Event()
 
-        def read() -> None:
+        def read(path=path, seen=seen) -> None:
             while not path.exists():
                 pass
             try:
